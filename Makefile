@@ -1,0 +1,32 @@
+# `make demo` and `make test` work on a fresh machine: each creates .venv when missing, installs the
+# project with what it needs, fetches MNIST into the data home, then runs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# Quick mode for notebooks under test; `make test SIAMESE_KIT_QUICK=0` runs the full recipes.
+SIAMESE_KIT_QUICK ?= 1
+export SIAMESE_KIT_QUICK
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: demo test install data clean-venv
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+data: install
+	$(BIN)/siamese-kit data fetch mnist
+
+demo: data
+	$(BIN)/siamese-kit demo --out runs/demo
+
+test: data
+	$(PY) -m pytest -q --nbval-lax tests notebooks
+
+clean-venv:
+	rm -rf $(VENV)

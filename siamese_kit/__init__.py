@@ -1,0 +1,11 @@
+"""siamese_kit: twin (Siamese) networks in Keras 3 on TensorFlow, from raw files to one-shot tests.
+
+Pair label convention everywhere: 1 = same class, 0 = different class.
+"""
+
+__version__ = "0.1.0"
+
+from .data import ImageSet, fixed_pairs, load_dataset, pair_stream
+from .layers import CentroidDecoder, EuclideanDistance
+from .losses import ContrastiveLoss
+from .models import SiameseModel, embed, get_encoder, lenet_28

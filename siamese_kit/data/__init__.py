@@ -1,0 +1,6 @@
+"""Data: loaders that produce an `ImageSet`, pair streams over it, and checksummed dataset fetches."""
+
+from .imageset import DataError, ImageSet
+from .fetch import ChecksumError, data_home, fetch_dataset, fetch_mnist, load_dataset
+from .pairs import PAIR_MODES, PairSet, fixed_pairs, pair_stream
+from .sources import load_idx, load_image_folder, load_tfds, read_idx

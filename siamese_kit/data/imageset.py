@@ -1,0 +1,202 @@
+"""`ImageSet`: the one in-memory form every data source produces and every stream consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """Raised when input data cannot be used; the message names the file, class or argument and the fix."""
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Labelled images held in memory as uint8 pixels.
+
+    Every loader in `siamese_kit.data` returns one and every pair or episode stream reads one, so a
+    dataset made from your own folder of images is used exactly like MNIST or Omniglot.
+
+    Args:
+        images: uint8 array `[N, H, W, C]` of raw pixel values (0 to 255). A `[N, H, W]` array is
+            accepted and given one channel.
+        labels: integer class index per image, `[N]`, each in `[0, len(class_names))`.
+        class_names: display name of each class; defaults to `"0"`, `"1"`, ...
+        groups: optional integer group per image (Omniglot's alphabet), `[N]`.
+        group_names: display name of each group, required to be as long as the largest group + 1.
+        name: a short description used in messages and plot titles.
+
+    Raises:
+        DataError: if shapes, dtypes or counts disagree, naming the argument and the fix.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...] = field(default=())
+    groups: np.ndarray | None = None
+    group_names: tuple[str, ...] = field(default=())
+    name: str = "imageset"
+
+    def __post_init__(self):
+        images = np.asarray(self.images)
+        if images.ndim == 3:
+            images = images[..., np.newaxis]
+        if images.ndim != 4:
+            raise DataError(
+                f"{self.name}: images must have shape [N, H, W, C] (or [N, H, W] for grey), "
+                f"got shape {images.shape}."
+            )
+        if images.dtype != np.uint8:
+            raise DataError(
+                f"{self.name}: images must be uint8 pixel values 0..255, got dtype {images.dtype}; "
+                "convert with (x * 255).round().astype('uint8') if your pixels are floats in [0, 1]."
+            )
+        if images.shape[-1] not in (1, 3):
+            raise DataError(
+                f"{self.name}: images must have 1 (grey) or 3 (RGB) channels, got {images.shape[-1]}."
+            )
+        labels = np.asarray(self.labels)
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise DataError(
+                f"{self.name}: labels must be a 1-D integer array, got shape {labels.shape} "
+                f"and dtype {labels.dtype}."
+            )
+        if len(labels) != len(images):
+            raise DataError(
+                f"{self.name}: {len(labels)} labels for {len(images)} images; every image needs "
+                "exactly one label."
+            )
+        if len(images) == 0:
+            raise DataError(f"{self.name}: no images; an ImageSet needs at least one image.")
+        labels = labels.astype(np.int64)
+        if labels.min() < 0:
+            raise DataError(f"{self.name}: labels must be >= 0, found {labels.min()}.")
+        class_names = tuple(str(c) for c in self.class_names) or tuple(
+            str(i) for i in range(int(labels.max()) + 1)
+        )
+        if labels.max() >= len(class_names):
+            raise DataError(
+                f"{self.name}: label {labels.max()} has no class name; class_names has only "
+                f"{len(class_names)} entries."
+            )
+        groups = self.groups
+        group_names = tuple(str(g) for g in self.group_names)
+        if groups is not None:
+            groups = np.asarray(groups).astype(np.int64)
+            if groups.shape != labels.shape:
+                raise DataError(
+                    f"{self.name}: groups has shape {groups.shape}, labels {labels.shape}; "
+                    "give one group per image."
+                )
+            group_names = group_names or tuple(str(i) for i in range(int(groups.max()) + 1))
+        object.__setattr__(self, "images", images)
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "class_names", class_names)
+        object.__setattr__(self, "groups", groups)
+        object.__setattr__(self, "group_names", group_names)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __repr__(self) -> str:
+        groups = f", {len(self.group_names)} groups" if self.groups is not None else ""
+        return (
+            f"ImageSet({self.name!r}: {len(self)} images of {self.image_shape}, "
+            f"{self.num_classes} classes{groups})"
+        )
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes named (some may have no images in a subset)."""
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """`(H, W, C)` of every image."""
+        return tuple(self.images.shape[1:])
+
+    def class_counts(self) -> np.ndarray:
+        """Returns:
+        int array `[num_classes]`: images per class."""
+        return np.bincount(self.labels, minlength=self.num_classes)
+
+    def subset(self, indices: Sequence[int] | np.ndarray, name: str | None = None) -> "ImageSet":
+        """A new ImageSet holding the given images, with the same class and group names.
+
+        Args:
+            indices: positions to keep (an int array or a boolean mask).
+            name: name of the new set; defaults to this set's name.
+
+        Returns:
+            ImageSet with `len(indices)` images.
+        """
+        indices = np.asarray(indices)
+        return ImageSet(
+            images=self.images[indices],
+            labels=self.labels[indices],
+            class_names=self.class_names,
+            groups=None if self.groups is None else self.groups[indices],
+            group_names=self.group_names,
+            name=name or self.name,
+        )
+
+    def split(self, fraction: float, seed: int = 0) -> tuple["ImageSet", "ImageSet"]:
+        """Split every class in the same proportion, for a validation set held out of training.
+
+        Args:
+            fraction: share of each class's images that goes to the second set, in (0, 1).
+            seed: shuffling seed; the same seed gives the same split.
+
+        Returns:
+            `(kept, held_out)`.
+        """
+        if not 0.0 < fraction < 1.0:
+            raise DataError(f"split: fraction must be in (0, 1), got {fraction}.")
+        rng = np.random.default_rng(seed)
+        held = np.zeros(len(self), dtype=bool)
+        for label in np.unique(self.labels):
+            members = np.flatnonzero(self.labels == label)
+            rng.shuffle(members)
+            held[members[: int(round(len(members) * fraction))]] = True
+        return (
+            self.subset(np.flatnonzero(~held), name=f"{self.name}[kept]"),
+            self.subset(np.flatnonzero(held), name=f"{self.name}[held out]"),
+        )
+
+    def require_pairs(self, min_per_class: int = 2) -> None:
+        """Check that same-class pairs can be drawn.
+
+        Args:
+            min_per_class: images each class present must have.
+
+        Raises:
+            DataError: naming the first class with too few images, or if fewer than 2 classes
+                have images (then no different-class pair exists).
+        """
+        counts = self.class_counts()
+        present = np.flatnonzero(counts > 0)
+        if len(present) < 2:
+            raise DataError(
+                f"{self.name}: pairs need at least 2 classes with images, found {len(present)}; "
+                "add images of another class."
+            )
+        for label in present:
+            if counts[label] < min_per_class:
+                raise DataError(
+                    f"{self.name}: class {self.class_names[label]!r} has {counts[label]} image(s); "
+                    f"same-class pairs need at least {min_per_class}. Add images to it or remove "
+                    "the class."
+                )
+
+    def class_means(self) -> np.ndarray:
+        """Mean image of each class.
+
+        Returns:
+            float32 array `[num_classes, H, W, C]` in pixel units; classes without images are 0.
+        """
+        means = np.zeros((self.num_classes,) + self.image_shape, dtype=np.float32)
+        for label in np.unique(self.labels):
+            means[label] = self.images[self.labels == label].mean(axis=0)
+        return means

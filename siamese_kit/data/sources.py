@@ -1,0 +1,500 @@
+"""Loaders that turn files on disk (IDX, folders or zips of images, TFDS) into an `ImageSet`."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from .imageset import DataError, ImageSet
+
+FETCH_HINT = "`siamese-kit data fetch mnist`"
+
+# IDX type codes (the third magic byte), stored big-endian on disk.
+IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+COLOR_MODES = {"grayscale": ("L", 1), "rgb": ("RGB", 3)}
+
+# Split name -> file prefixes, in the order they are tried (MNIST calls its test split "t10k").
+_IDX_PREFIXES = {"train": ("train",), "test": ("t10k", "test")}
+
+
+# --------------------------------------------------------------------------- IDX
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (the MNIST format), gzipped or not.
+
+    The format is a 4-byte magic `00 00 <type> <ndim>`, then `ndim` big-endian uint32 sizes, then
+    the values in row-major order. Gzip is detected from the file's first bytes, not its suffix.
+
+    Args:
+        path: the IDX file, e.g. `train-images-idx3-ubyte` or `train-images-idx3-ubyte.gz`.
+
+    Returns:
+        array of shape given by the header, in native byte order: uint8 for type 0x08, int8 0x09,
+        int16 0x0B, int32 0x0C, float32 0x0D, float64 0x0E.
+
+    Raises:
+        DataError: if the file is missing, is not IDX, is shorter or longer than its header says, or
+            is a damaged gzip; the message names the file and the fix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(
+            f"IDX file not found: {path}. Check the path, or download MNIST with {FETCH_HINT}."
+        )
+    raw, gzipped = _read_maybe_gzip(path)
+    where = f"{path} (after gunzip)" if gzipped else str(path)
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES or raw[3] == 0:
+        raise DataError(
+            f"{where} is not an IDX file: it starts with bytes {raw[:4].hex(' ') or '(empty)'}, "
+            "an IDX file starts with 00 00 <type 08/09/0b/0c/0d/0e> <ndim>. Point to an IDX file "
+            f"such as train-images-idx3-ubyte, or download it again with {FETCH_HINT}."
+        )
+    dtype, ndim = IDX_DTYPES[raw[2]], raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(
+            f"{where} is truncated: its header needs {header} bytes for {ndim} dimension sizes but "
+            f"the file has {len(raw)}. Download it again with {FETCH_HINT}."
+        )
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    found = len(raw) - header
+    if found != expected:
+        problem = "is truncated" if found < expected else "has extra bytes after its data"
+        raise DataError(
+            f"{where} {problem}: its header says shape {shape} of {dtype.name}, which is "
+            f"{expected} bytes of data, but {found} bytes were found. The file is damaged or "
+            f"incomplete; download it again with {FETCH_HINT}."
+        )
+    values = np.frombuffer(raw, dtype=dtype, count=int(np.prod(shape)), offset=header)
+    # frombuffer gives a read-only view of the bytes; astype copies into a writable native array.
+    return values.reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def _read_maybe_gzip(path: Path) -> tuple[bytes, bool]:
+    """All bytes of `path`, decompressed when it is gzip, and whether it was."""
+    if not _is_gzip(path):
+        return path.read_bytes(), False
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read(), True
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(
+            f"{path} is a damaged gzip file ({e}). Delete it and download it again with "
+            f"{FETCH_HINT}, or gunzip a good copy in its place."
+        ) from e
+
+
+def _find_idx_files(folder: Path, split: str) -> tuple[Path, Path]:
+    """Paths of the images and labels IDX files of `split` in `folder`, under any accepted name.
+
+    Raises:
+        DataError: if the split is unknown or a file is missing, naming every name looked for.
+    """
+    if split not in _IDX_PREFIXES:
+        raise DataError(f"split must be one of {sorted(_IDX_PREFIXES)}, got {split!r}.")
+    found = []
+    for kind, ndim in (("images", 3), ("labels", 1)):
+        names = [
+            f"{prefix}-{kind}{sep}idx{ndim}-ubyte{gz}"
+            for prefix in _IDX_PREFIXES[split]
+            for sep in ("-", ".")
+            for gz in ("", ".gz")
+        ]
+        hit = next((folder / n for n in names if (folder / n).is_file()), None)
+        if hit is None:
+            raise DataError(
+                f"No {split} {kind} IDX file in {folder}: looked for {', '.join(names)}. Put the "
+                f"file there, or download MNIST with {FETCH_HINT}."
+            )
+        found.append(hit)
+    return found[0], found[1]
+
+
+def load_idx(
+    folder: str | os.PathLike,
+    split: str = "train",
+    name: str | None = None,
+    class_names: Sequence[str] | None = None,
+) -> ImageSet:
+    """Load an IDX dataset laid out like MNIST (Fashion-MNIST, KMNIST, EMNIST, ...) from one folder.
+
+    The folder holds `train-images-idx3-ubyte` and `train-labels-idx1-ubyte` for the train split and
+    `t10k-...` (or `test-...`) for the test split, each optionally gzipped (`.gz`). The variant
+    naming `train-images.idx3-ubyte` is accepted too.
+
+    Args:
+        folder: the folder holding the IDX files.
+        split: `"train"` or `"test"`.
+        name: name of the ImageSet; defaults to `"<folder name>/<split>"`, e.g. `"mnist/train"`.
+        class_names: display name per label; defaults to `"0"`, `"1"`, ...
+
+    Returns:
+        ImageSet of uint8 images `[N, H, W, 1]` and their labels.
+
+    Raises:
+        DataError: if the folder or a file is missing or damaged, the images are not 3-D uint8, the
+            labels are not 1-D, or the two files hold different counts.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(
+            f"IDX folder not found: {folder}. Pass the folder holding the *-idx3-ubyte files, or "
+            f"download MNIST with {FETCH_HINT}."
+        )
+    images_path, labels_path = _find_idx_files(folder, split)
+    images = read_idx(images_path)
+    labels = read_idx(labels_path)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DataError(
+            f"{images_path} must hold uint8 images [N, H, W] (IDX type 08, 3 dimensions), got "
+            f"{images.dtype} of shape {images.shape}; check that this is an images file."
+        )
+    if labels.ndim != 1:
+        raise DataError(
+            f"{labels_path} must hold one label per image [N] (1 dimension), got shape "
+            f"{labels.shape}; check that this is a labels file."
+        )
+    if len(images) != len(labels):
+        raise DataError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "
+            "labels; the two files must come from the same split and release."
+        )
+    return ImageSet(
+        images=images,
+        labels=labels.astype(np.int64),
+        class_names=tuple(class_names or ()),
+        name=name or f"{folder.name}/{split}",
+    )
+
+
+# --------------------------------------------------------------- class-per-folder images
+
+
+def load_image_folder(
+    path: str | os.PathLike,
+    image_size: tuple[int, int] | None = None,
+    color_mode: str = "grayscale",
+    name: str | None = None,
+) -> ImageSet:
+    """Create a dataset from your own images: one subfolder per class, in a folder or a `.zip`.
+
+    Layout: `path/<class name>/<image>` (images may sit deeper inside a class folder). A zip may
+    wrap the class folders in a single top folder (`data.zip: data/cats/1.png`); the level holding
+    the class folders is found by going down through lone folders. Labels are the class folder
+    names in sorted order. Files whose name starts with "." and files that are not
+    png/jpg/jpeg/bmp/gif are ignored, as are files lying beside the class folders. A zip is read in
+    place, never extracted.
+
+    Args:
+        path: a folder or a `.zip` file.
+        image_size: `(height, width)` to resize every image to while loading; without it all images
+            must already have the same size.
+        color_mode: `"grayscale"` (1 channel) or `"rgb"` (3 channels).
+        name: name of the ImageSet; defaults to the folder or zip name.
+
+    Returns:
+        ImageSet of uint8 images `[N, H, W, C]`, class names sorted, images in sorted path order.
+
+    Raises:
+        DataError: if the path is missing, the zip holds an absolute or `..` member, there are no
+            class folders or no images, an image cannot be decoded (naming it), images differ in
+            size and no `image_size` is given (naming two files and their sizes), or an argument
+            is invalid.
+    """
+    path = Path(path)
+    if color_mode not in COLOR_MODES:
+        raise DataError(f"color_mode must be one of {sorted(COLOR_MODES)}, got {color_mode!r}.")
+    if image_size is not None:
+        if (
+            not isinstance(image_size, (tuple, list))
+            or len(image_size) != 2
+            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in image_size)
+        ):
+            raise DataError(
+                f"image_size must be (height, width) in positive pixels, got {image_size!r}."
+            )
+        image_size = (int(image_size[0]), int(image_size[1]))
+    if not path.exists():
+        raise DataError(
+            f"Image folder not found: {path}. Pass a folder or .zip holding one subfolder per "
+            "class."
+        )
+    name = name or (path.stem if path.is_file() else path.name)
+    if path.is_dir():
+        members = []
+        for root, dirs, files in os.walk(path):
+            dirs[:] = [d for d in dirs if not _skipped(d)]  # don't descend into .git and the like
+            parts = Path(root).relative_to(path).parts
+            members.extend(parts + (f,) for f in files)
+        return _load_members(path, members, _FolderReader(path), image_size, color_mode, name)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DataError(
+            f"{path} is neither a folder nor a readable .zip file ({e}); pass a folder or a zip "
+            "holding one subfolder per class."
+        ) from e
+    with archive:
+        members = []
+        for info in archive.infolist():
+            _check_member_name(path, info.filename)
+            if not info.is_dir():
+                members.append(tuple(info.filename.split("/")))
+        return _load_members(path, members, _ZipReader(path, archive), image_size, color_mode, name)
+
+
+def _check_member_name(zip_path: Path, member: str) -> None:
+    """Refuse zip members that could point outside the archive's own tree."""
+    parts = member.replace("\\", "/").split("/")
+    if member.startswith(("/", "\\")) or (len(member) > 1 and member[1] == ":") or ".." in parts:
+        raise DataError(
+            f"{zip_path}: refusing member {member!r}: its name is absolute or contains '..'. "
+            "Re-create the zip from inside the dataset folder so every name is relative."
+        )
+
+
+def _skipped(part: str) -> bool:
+    """Whether a path component marks something to ignore: hidden, or macOS zip metadata."""
+    return part.startswith(".") or part == "__MACOSX"
+
+
+def _wanted(member: tuple[str, ...]) -> bool:
+    """Whether a member (path parts) is an image to load."""
+    return not any(_skipped(p) for p in member) and member[-1].lower().endswith(IMAGE_SUFFIXES)
+
+
+def _class_root(members: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+    """The folder (as path parts) whose subfolders are the classes.
+
+    Going down while the current folder holds no images and exactly one subfolder, and that
+    subfolder itself holds no images directly, skips the wrapper folders a zip tool adds, yet keeps
+    a single class folder of images as a class.
+    """
+
+    def listing(prefix):
+        n = len(prefix)
+        below = [m for m in members if m[:n] == prefix]
+        files = [p for p in below if len(p) == n + 1]
+        dirs = sorted({p[n] for p in below if len(p) > n + 1})
+        return files, dirs
+
+    root: tuple[str, ...] = ()
+    while True:
+        files, dirs = listing(root)
+        if files or len(dirs) != 1:
+            return root
+        child_files, child_dirs = listing(root + (dirs[0],))
+        if child_files or not child_dirs:
+            return root
+        root = root + (dirs[0],)
+
+
+def _load_members(
+    source: Path,
+    members: Iterable[tuple[str, ...]],
+    reader: "_FolderReader | _ZipReader",
+    image_size: tuple[int, int] | None,
+    color_mode: str,
+    name: str,
+) -> ImageSet:
+    images_found = sorted(m for m in members if _wanted(m))
+    if not images_found:
+        raise DataError(
+            f"No images in {source}: expected one subfolder per class holding "
+            f"{'/'.join(IMAGE_SUFFIXES)} files, e.g. {source}/cats/1.png."
+        )
+    root = _class_root(images_found)
+    depth = len(root)
+    in_classes = [m for m in images_found if m[:depth] == root and len(m) > depth + 1]
+    where = f"{source}/{'/'.join(root)}" if root else str(source)
+    if not in_classes:
+        raise DataError(
+            f"{where} holds images but no class subfolders; put each class's images in a folder of "
+            f"its own, e.g. {where}/cats/1.png and {where}/dogs/1.png."
+        )
+    # Every folder at the class level is a class, even an empty one, so two sets (train/test) made
+    # from the same folder names get the same label numbers.
+    class_names = sorted({m[depth] for m in in_classes} | reader.subfolders(root))
+    index = {c: i for i, c in enumerate(class_names)}
+    labels = np.array([index[m[depth]] for m in in_classes], dtype=np.int64)
+
+    mode, channels = COLOR_MODES[color_mode]
+    images = None
+    first = None
+    for i, member in enumerate(in_classes):
+        pixels = _decode(reader, member, mode, image_size)
+        if images is None:
+            # Allocate once from the first image's size: no list of N arrays, no second copy.
+            images = np.empty((len(in_classes),) + pixels.shape[:2] + (channels,), dtype=np.uint8)
+            first = member
+        elif pixels.shape[:2] != images.shape[1:3]:
+            raise DataError(
+                f"Images differ in size: {reader.describe(first)} is {_hw(images.shape[1:3])} but "
+                f"{reader.describe(member)} is {_hw(pixels.shape[:2])}. Pass image_size=(height, "
+                "width) to resize every image while loading."
+            )
+        images[i] = pixels.reshape(pixels.shape[:2] + (channels,))
+    return ImageSet(images=images, labels=labels, class_names=tuple(class_names), name=name)
+
+
+def _hw(shape) -> str:
+    return f"{shape[0]}x{shape[1]} (HxW)"
+
+
+def _decode(reader, member: tuple[str, ...], mode: str, image_size) -> np.ndarray:
+    """Pixels `[H, W]` or `[H, W, 3]` of one member, converted to `mode` and resized once."""
+    try:
+        with Image.open(io.BytesIO(reader.read(member))) as img:
+            img = img.convert(mode)
+            if image_size is not None and img.size != (image_size[1], image_size[0]):
+                img = img.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
+            return np.asarray(img, dtype=np.uint8)
+    except Exception as e:  # PIL signals bad data with many exception types; all mean unreadable
+        raise DataError(
+            f"Cannot read image {reader.describe(member)}: {type(e).__name__}: {e}. Replace or "
+            "delete that file."
+        ) from e
+
+
+class _FolderReader:
+    """Reads members of a folder by relative path."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def read(self, member: tuple[str, ...]) -> bytes:
+        return self.root.joinpath(*member).read_bytes()
+
+    def describe(self, member: tuple[str, ...]) -> str:
+        return str(self.root.joinpath(*member))
+
+    def subfolders(self, parts: tuple[str, ...]) -> set[str]:
+        folder = self.root.joinpath(*parts)
+        return {p.name for p in folder.iterdir() if p.is_dir() and not _skipped(p.name)}
+
+
+class _ZipReader:
+    """Reads members of an open zip in place."""
+
+    def __init__(self, zip_path: Path, archive: zipfile.ZipFile):
+        self.zip_path = zip_path
+        self.archive = archive
+
+    def read(self, member: tuple[str, ...]) -> bytes:
+        return self.archive.read("/".join(member))
+
+    def describe(self, member: tuple[str, ...]) -> str:
+        return f"{self.zip_path} member {'/'.join(member)!r}"
+
+    def subfolders(self, parts: tuple[str, ...]) -> set[str]:
+        n = len(parts)
+        names = set()
+        for info in self.archive.infolist():
+            p = tuple(s for s in info.filename.split("/") if s)
+            # A folder appears either as its own directory entry or as a prefix of a file path.
+            if p[:n] == parts and len(p) > n + (0 if info.is_dir() else 1):
+                names.add(p[n])
+        return {s for s in names if not _skipped(s)}
+
+
+# --------------------------------------------------------------------------- TFDS
+
+
+def load_tfds(
+    name: str,
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    image_key: str = "image",
+    label_key: str = "label",
+) -> ImageSet:
+    """Load a TensorFlow Datasets catalog dataset (mnist, fashion_mnist, omniglot, ...) into memory.
+
+    Args:
+        name: TFDS name, optionally with a version, e.g. `"mnist"` or `"mnist:3.*.*"`.
+        split: TFDS split, e.g. `"train"`, `"test"` or `"train[:10%]"`.
+        data_dir: where TFDS keeps prepared data; defaults to TFDS's own (`~/tensorflow_datasets`).
+        download: whether TFDS may download and prepare the data when it is not there yet.
+        image_key: feature holding the images.
+        label_key: feature holding the integer labels.
+
+    Returns:
+        ImageSet named `"<name>/<split>"`, with the class names TFDS knows for `label_key`.
+
+    Raises:
+        DataError: if TFDS cannot load the dataset (not prepared, no network, unknown name) or the
+            features are missing; the message names the dataset, data_dir and the offline
+            alternatives.
+    """
+    # Imported here: tensorflow_datasets takes seconds to import and most users never call this.
+    import tensorflow_datasets as tfds
+
+    where = str(data_dir) if data_dir is not None else "the TFDS default data_dir"
+    try:
+        data, info = tfds.load(
+            name,
+            split=split,
+            data_dir=None if data_dir is None else str(data_dir),
+            download=download,
+            as_supervised=False,
+            with_info=True,
+        )
+        # Big batches are far faster than per-example iteration. Not batch_size=-1: it needs the
+        # split size from the metadata, which mocked or partly prepared datasets lack.
+        batches = list(tfds.as_numpy(data.batch(4096)))
+    except Exception as e:  # TFDS raises assertion, network, registry and IO errors alike.
+        raise DataError(
+            f"TFDS could not load {name!r} split {split!r} from {where} "
+            f"(download={download}): {type(e).__name__}: {str(e).strip()[:500]}\n"
+            "Offline? Fetch MNIST with `siamese-kit data fetch mnist` and use "
+            "`load_dataset('mnist')`, or load files you already have with `load_idx(folder)` or "
+            "`load_image_folder(path)`."
+        ) from e
+    if not batches:
+        raise DataError(f"TFDS split {split!r} of {name!r} in {where} holds no examples.")
+    for key, arg in ((image_key, "image_key"), (label_key, "label_key")):
+        if key not in batches[0]:
+            raise DataError(
+                f"TFDS dataset {name!r} has no feature {key!r}; pass {arg}= one of "
+                f"{sorted(batches[0])}."
+            )
+    images = np.concatenate([b[image_key] for b in batches])
+    labels = np.concatenate([b[label_key] for b in batches])
+    class_names: tuple[str, ...] = ()
+    try:
+        class_names = tuple(info.features[label_key].names)
+    except (AttributeError, KeyError, TypeError):
+        pass  # not a ClassLabel feature: ImageSet numbers the classes itself
+    return ImageSet(
+        images=images,
+        labels=labels.astype(np.int64),
+        class_names=class_names,
+        name=f"{name.split(':')[0]}/{split}",
+    )
+
+
+__all__ = ["read_idx", "load_idx", "load_image_folder", "load_tfds"]

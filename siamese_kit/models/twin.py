@@ -1,0 +1,160 @@
+"""`SiameseModel`: one shared encoder, a pair head, and custom train and test steps for pair streams."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from ..layers import PACKAGE, CentroidDecoder
+
+
+def _pair_inputs(x):
+    """Accepts a pair-stream features dict or a `(image_a, image_b)` tuple."""
+    if isinstance(x, dict):
+        return x["image_a"], x["image_b"]
+    if isinstance(x, (tuple, list)) and len(x) == 2:
+        return x[0], x[1]
+    raise ValueError(
+        "SiameseModel expects a dict with 'image_a' and 'image_b' (as pair_stream yields) or a "
+        f"(image_a, image_b) tuple, got {type(x).__name__}."
+    )
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SiameseModel(keras.Model):
+    """A twin network: the same encoder embeds both images, a head scores the pair.
+
+    `fit` and `evaluate` take pair streams (`siamese_kit.data.pair_stream`): features dicts with
+    `image_a`, `image_b` and, when a `CentroidDecoder` is attached, `label_a`, `label_b`; targets are
+    pair labels, 1 = same class, 0 = different class. Both images go through the encoder as one batch,
+    so a training step costs one encoder pass of 2B images.
+
+    Args:
+        encoder: the tower, a `keras.Model` from pixels to embeddings; usable on its own via `embed`.
+        head: a layer called on `[embedding_a, embedding_b]` returning one score per pair, for example
+            `EuclideanDistance()` (a distance: small = same) or a classifier head (a probability).
+        decoder: optional `CentroidDecoder`, updated with both images' embeddings at every training
+            step.
+        **kwargs: passed to `keras.Model`.
+
+    Returns (when called on a pair):
+        float tensor `[B]` of pair scores, as the head defines them.
+
+    Example:
+        >>> model = SiameseModel(lenet_28(16), EuclideanDistance(), CentroidDecoder(10))
+        >>> model.compile(optimizer="adam", loss=ContrastiveLoss(margin=2.0))
+        >>> model.fit(pair_stream(train_set), steps_per_epoch=1000, epochs=1)
+    """
+
+    def __init__(self, encoder: keras.Model, head: keras.layers.Layer, decoder: CentroidDecoder | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.head = head
+        self.decoder = decoder
+        if decoder is not None and not decoder.built:
+            decoder.build(tuple(encoder.output.shape))
+        # The parts are built already; saying so lets Keras save and restore optimizer state too.
+        self.built = encoder.built
+
+    @property
+    def score_kind(self) -> str:
+        """`"distance"` (small = same) or `"similarity"` (large = same), from the head."""
+        return getattr(self.head, "score_kind", "similarity")
+
+    def call(self, inputs, training=False):
+        return self._scores_and_embeddings(inputs, training)[0]
+
+    def _scores_and_embeddings(self, x, training):
+        image_a, image_b = _pair_inputs(x)
+        batch = ops.shape(image_a)[0]
+        embeddings = self.encoder(ops.concatenate([image_a, image_b], axis=0), training=training)
+        scores = self.head([embeddings[:batch], embeddings[batch:]])
+        return scores, embeddings
+
+    def _update_metrics(self, loss, y, scores):
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, scores)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def train_step(self, data):
+        import tensorflow as tf  # the custom step is written for the TensorFlow backend
+
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            scores, embeddings = self._scores_and_embeddings(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=scores, sample_weight=sample_weight, training=True)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        if self.decoder is not None and isinstance(x, dict) and "label_a" in x:
+            labels = ops.concatenate([x["label_a"], x["label_b"]], axis=0)
+            self.decoder.update(ops.stop_gradient(embeddings), labels)
+        return self._update_metrics(loss, y, scores)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        scores, _ = self._scores_and_embeddings(x, training=False)
+        loss = self.compute_loss(x=x, y=y, y_pred=scores, sample_weight=sample_weight, training=False)
+        return self._update_metrics(loss, y, scores)
+
+    def embed(self, images, batch_size: int = 512) -> np.ndarray:
+        """Embeds images with the encoder alone (single-tower inference, no pair needed).
+
+        Args:
+            images: pixel array `[N, H, W, C]` (uint8 0..255 as in an ImageSet, or float in the same
+                range), or an `ImageSet`.
+            batch_size: images per encoder call.
+
+        Returns:
+            float32 numpy array `[N, embedding_dim]`.
+        """
+        return embed(self.encoder, images, batch_size)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            encoder=keras.saving.serialize_keras_object(self.encoder),
+            head=keras.saving.serialize_keras_object(self.head),
+            decoder=None if self.decoder is None else keras.saving.serialize_keras_object(self.decoder),
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
+        head = keras.saving.deserialize_keras_object(config.pop("head"))
+        decoder_config = config.pop("decoder", None)
+        decoder = None if decoder_config is None else keras.saving.deserialize_keras_object(decoder_config)
+        return cls(encoder=encoder, head=head, decoder=decoder, **config)
+
+
+def embed(encoder: keras.Model, images, batch_size: int = 512) -> np.ndarray:
+    """Embeds images once with an encoder, batch by batch.
+
+    Args:
+        encoder: a tower model from pixels to embeddings.
+        images: pixel array `[N, H, W, C]` (0..255) or an `ImageSet`.
+        batch_size: images per encoder call.
+
+    Returns:
+        float32 numpy array `[N, embedding_dim]`.
+    """
+    images = getattr(images, "images", images)
+    images = np.asarray(images)
+    expected = tuple(encoder.input_shape[1:])
+    if images.ndim != 4 or tuple(images.shape[1:]) != expected:
+        raise ValueError(
+            f"embed: images have shape {images.shape[1:] if images.ndim == 4 else images.shape}, "
+            f"the encoder {encoder.name!r} expects [N, {', '.join(map(str, expected))}]; resize the "
+            "images or build the encoder with a matching input_shape."
+        )
+    outputs = [
+        ops.convert_to_numpy(encoder(images[start : start + batch_size], training=False))
+        for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(outputs, axis=0).astype(np.float32)

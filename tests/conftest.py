@@ -1,0 +1,36 @@
+"""Shared fixtures: small synthetic image sets, and real MNIST when it has been fetched."""
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from siamese_kit.data import DataError, ImageSet, load_dataset
+
+
+def make_imageset(num_classes=4, per_class=6, size=8, seed=0, name="synthetic"):
+    """Images whose pixels encode their class, so a model can learn them in a few steps."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(num_classes), per_class)
+    images = rng.integers(0, 40, size=(len(labels), size, size, 1)).astype(np.uint8)
+    for label in range(num_classes):
+        images[labels == label, label % size, :, 0] = 255
+    return ImageSet(images, labels, class_names=[f"class{c}" for c in range(num_classes)], name=name)
+
+
+@pytest.fixture
+def small_set():
+    return make_imageset()
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """Real MNIST (train, test) from the data home; in CI a missing copy fails instead of skipping."""
+    try:
+        return load_dataset("mnist", split="train"), load_dataset("mnist", split="test")
+    except DataError as error:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and MNIST is missing: {error}")
+        pytest.skip(f"MNIST not fetched ({error})")

@@ -1,0 +1,59 @@
+"""Distance layer, centroid decoder and contrastive loss against hand-computed values."""
+
+import numpy as np
+import pytest
+
+from siamese_kit.layers import CentroidDecoder, EuclideanDistance
+from siamese_kit.losses import ContrastiveLoss
+
+
+def test_euclidean_distance_matches_numpy():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 3)).astype("float32"), rng.normal(size=(5, 3)).astype("float32")
+    got = np.asarray(EuclideanDistance()([a, b]))
+    np.testing.assert_allclose(got, np.linalg.norm(a - b, axis=1), rtol=1e-5)
+
+
+def test_contrastive_loss_matches_the_formula_by_hand():
+    loss = ContrastiveLoss(margin=2.0)
+    # same pair at d=0.5: 0.25; different at d=1.5: (2-1.5)^2 = 0.25; different at d=3: 0.
+    value = float(loss(np.array([1.0, 0.0, 0.0]), np.array([0.5, 1.5, 3.0], dtype="float32")))
+    assert value == pytest.approx((0.25 + 0.25 + 0.0) / (2 * 3))
+
+
+def test_contrastive_loss_label_convention_one_means_same():
+    loss = ContrastiveLoss(margin=1.0)
+    close = np.array([0.0], dtype="float32")
+    assert float(loss(np.array([1.0]), close)) == pytest.approx(0.0)
+    assert float(loss(np.array([0.0]), close)) == pytest.approx(0.5)
+
+
+def test_contrastive_loss_refuses_bad_margin_and_round_trips_config():
+    with pytest.raises(ValueError, match="margin"):
+        ContrastiveLoss(margin=0)
+    assert ContrastiveLoss.from_config(ContrastiveLoss(margin=1.5).get_config()).margin == 1.5
+
+
+def test_centroid_decoder_first_update_sets_then_moving_average():
+    decoder = CentroidDecoder(3, momentum=0.5)
+    decoder.update(np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 4.0]], "float32"), np.array([0, 0, 1]))
+    np.testing.assert_allclose(np.asarray(decoder.centroids)[:2], [[2.0, 0.0], [0.0, 4.0]])
+    decoder.update(np.array([[4.0, 0.0]], "float32"), np.array([0]))
+    np.testing.assert_allclose(np.asarray(decoder.centroids)[0], [3.0, 0.0])  # 0.5*2 + 0.5*4
+    np.testing.assert_allclose(np.asarray(decoder.centroids)[1], [0.0, 4.0])  # untouched
+
+
+def test_centroid_decoder_predicts_nearest_and_never_an_unseen_class():
+    decoder = CentroidDecoder(3)
+    decoder.set_centroids(np.array([[0.0, 0.0], [10.0, 0.0]], "float32"), np.array([0, 1]))
+    distances = np.asarray(decoder(np.array([[9.0, 0.0], [0.0, 0.1]], "float32")))
+    assert np.isinf(distances[:, 2]).all()
+    np.testing.assert_allclose(distances[0, :2], [9.0, 1.0], rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(decoder.predict_classes(np.array([[9.0, 0.0], [0.0, 0.1]], "float32"))), [1, 0])
+
+
+def test_centroid_decoder_argument_errors():
+    with pytest.raises(ValueError, match="num_classes"):
+        CentroidDecoder(0)
+    with pytest.raises(ValueError, match="momentum"):
+        CentroidDecoder(3, momentum=1.0)

@@ -1,0 +1,89 @@
+"""SiameseModel: training on a stream, embedding alone, and the safe save/load round trip."""
+
+import numpy as np
+import pytest
+import keras
+
+from siamese_kit.data import fixed_pairs, pair_stream
+from siamese_kit.evaluation import centroid_accuracy, pair_scores
+from siamese_kit.layers import CentroidDecoder, EuclideanDistance
+from siamese_kit.losses import ContrastiveLoss
+from siamese_kit.models import SiameseModel, embed, get_encoder, lenet_28
+
+from conftest import make_imageset
+
+
+def tiny_encoder(dim=4, size=8):
+    inputs = keras.Input((size, size, 1))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(dim)(x), name="tiny")
+
+
+def trained_model(imageset, steps=60):
+    keras.utils.set_random_seed(0)
+    model = SiameseModel(tiny_encoder(), EuclideanDistance(), CentroidDecoder(imageset.num_classes, momentum=0.5))
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=ContrastiveLoss(2.0))
+    history = model.fit(pair_stream(imageset, 16, seed=0), steps_per_epoch=steps, epochs=2, verbose=0, shuffle=False)
+    return model, history
+
+
+def test_lenet_28_follows_the_caffe_template():
+    encoder = lenet_28(2)
+    names = [layer.name for layer in encoder.layers]
+    assert names == ["pixels", "to_unit_range", "conv1", "pool1", "conv2", "pool2", "flatten", "ip1", "ip2", "feat"]
+    assert encoder.get_layer("conv1").filters == 20 and encoder.get_layer("conv2").filters == 50
+    assert encoder.get_layer("ip1").units == 500 and encoder.get_layer("ip2").units == 10
+    assert encoder.output.shape[-1] == 2
+    assert lenet_28(32, bottleneck=None).output.shape[-1] == 32
+    with pytest.raises(ValueError, match="embedding_dim"):
+        lenet_28(0)
+    with pytest.raises(ValueError, match="Unknown encoder 'vgg'"):
+        get_encoder("vgg")
+
+
+def test_training_lowers_loss_and_fills_centroids():
+    imageset = make_imageset()
+    model, history = trained_model(imageset)
+    losses = history.history["loss"]
+    assert losses[-1] < losses[0]
+    report = centroid_accuracy(model, imageset)
+    assert report.accuracy >= 0.9
+    assert report.confusion.sum() == len(imageset)
+    assert np.asarray(model.decoder.seen).min() == 1.0
+
+
+def test_embed_is_single_tower_and_agrees_with_pair_scores():
+    imageset = make_imageset()
+    model, _ = trained_model(imageset, steps=5)
+    embeddings = model.embed(imageset)
+    assert embeddings.shape == (len(imageset), 4)
+    pairs = fixed_pairs(imageset, 12, seed=0)
+    from_embeddings = pair_scores(model, embeddings, pairs)
+    direct = np.asarray(model({"image_a": imageset.images[pairs.index_a], "image_b": imageset.images[pairs.index_b]}))
+    np.testing.assert_allclose(from_embeddings, direct, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="expects \\[N, 8, 8, 1\\]"):
+        embed(model.encoder, np.zeros((2, 28, 28, 1), np.uint8))
+
+
+def test_saved_model_loads_in_safe_mode_with_identical_predictions(tmp_path):
+    imageset = make_imageset()
+    model, _ = trained_model(imageset, steps=10)
+    path = tmp_path / "twin.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded, SiameseModel)
+    np.testing.assert_allclose(loaded.embed(imageset), model.embed(imageset), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(loaded.decoder.centroids), np.asarray(model.decoder.centroids))
+    pairs = {"image_a": imageset.images[:6], "image_b": imageset.images[6:12]}
+    np.testing.assert_allclose(np.asarray(loaded(pairs)), np.asarray(model(pairs)), rtol=1e-6)
+    predicted = np.asarray(loaded.decoder.predict_classes(loaded.embed(imageset)))
+    np.testing.assert_array_equal(predicted, np.asarray(model.decoder.predict_classes(model.embed(imageset))))
+
+
+def test_model_refuses_inputs_that_are_not_pairs():
+    model = SiameseModel(tiny_encoder(), EuclideanDistance())
+    with pytest.raises(ValueError, match="image_a"):
+        model(np.zeros((2, 8, 8, 1), np.float32))
+    with pytest.raises(ValueError, match="CentroidDecoder"):
+        centroid_accuracy(model, make_imageset())
