@@ -3,6 +3,11 @@
 Pair label convention everywhere: 1 = same class, 0 = different class.
 """
 
+import os
+
+# TensorFlow's start-up chatter (CUDA probing on CPU machines) buries the messages learners need.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 __version__ = "0.1.0"
 
 from .data import ImageSet, fixed_pairs, load_dataset, pair_stream

@@ -1,0 +1,746 @@
+"""Pictures of data, pairs, embeddings and training: each function returns a `matplotlib.figure.Figure`.
+
+Pair label convention, everywhere in siamese_kit: 1 = same class, 0 = different class.
+
+Figures are built with `matplotlib.figure.Figure` directly rather than through `pyplot`, so nothing is
+registered with pyplot's figure manager: a notebook shows the returned figure once (pyplot figures are
+shown twice when they are also a cell's value), and a loop that makes hundreds of figures never leaks
+them. Show one in a notebook by making it the cell's value or with `display(fig)`; save one with
+`fig.savefig("grid.png")`. Functions that take `ax` draw into that axes and return its figure.
+
+Pixel values are those of an `ImageSet`: uint8 0..255 (floats 0..255 are accepted). Grey images
+`[H, W, 1]` are drawn with the "gray" colormap on a fixed 0..255 scale, so a faint image looks faint
+instead of being stretched to full contrast; RGB images are drawn as they are.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from .data.imageset import ImageSet
+
+if TYPE_CHECKING:  # pairs.py imports TensorFlow; plotting should not need it at run time.
+    from .data.pairs import PairSet
+
+__all__ = [
+    "image_grid",
+    "class_mean_grid",
+    "pair_grid",
+    "pair_set_grid",
+    "embedding_scatter",
+    "training_curves",
+    "confusion_matrix_plot",
+]
+
+# Colour-blind-safer than pure green/red; the word "WRONG" and a thicker frame carry the meaning
+# where colour cannot (greyscale print, red-green colour blindness).
+CORRECT_COLOUR = "#1a7f37"
+WRONG_COLOUR = "#c8102e"
+_PAIR_WORDS = {0: "different", 1: "same"}
+
+
+# ---------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _figure(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """The figure and axes to draw into: the caller's axes, or one new axes in a new figure."""
+    if ax is not None:
+        if not isinstance(ax, Axes):
+            raise ValueError(f"ax must be a matplotlib Axes, got {type(ax).__name__}.")
+        return ax.figure, ax
+    figure = Figure(figsize=figsize, layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def _hide_ticks(ax: Axes, frame: bool = False) -> None:
+    """Images need no ticks; a thin light frame keeps white-background images (Omniglot) apart."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(frame)
+        spine.set_edgecolor("#b0b0b0")
+        spine.set_linewidth(0.8)
+
+
+def _image_batch(images, name: str) -> np.ndarray:
+    """Checks a batch of images `[N, H, W, C]` (or `[N, H, W]`) and gives it a channel axis."""
+    array = np.asarray(images)
+    if array.ndim == 3:
+        array = array[..., np.newaxis]
+    if array.ndim != 4 or array.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"{name} must be images of shape [N, H, W, 1], [N, H, W, 3] or [N, H, W], "
+            f"got shape {array.shape}."
+        )
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ValueError(f"{name} must hold numeric pixel values 0..255, got dtype {array.dtype}.")
+    if np.issubdtype(array.dtype, np.floating) and array.size and 0 < np.nanmax(array) <= 1.0:
+        # A [0, 1] image on a 0..255 scale draws as black; say why rather than leave a blank grid.
+        warnings.warn(
+            f"{name} looks like pixels in [0, 1]; plotting expects 0..255, so multiply by 255.",
+            stacklevel=3,
+        )
+    return array
+
+
+def _show_image(ax: Axes, image: np.ndarray) -> None:
+    """Draws one `[H, W, C]` image with a fixed 0..255 scale (grey) or as RGB."""
+    if image.shape[-1] == 1:
+        ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    else:
+        if not np.issubdtype(image.dtype, np.integer):
+            # imshow reads float RGB as 0..1, so float pixels in 0..255 must be rescaled first.
+            image = np.clip(image, 0, 255) / 255.0
+        ax.imshow(image, interpolation="nearest")
+
+
+def _class_indices(imageset: ImageSet, classes, argument: str) -> list[int]:
+    """Class indices from a list of class indices or class names, checked against the ImageSet."""
+    if isinstance(classes, (str, int, np.integer)):
+        classes = [classes]
+    indices = []
+    for item in classes:
+        if isinstance(item, str):
+            if item not in imageset.class_names:
+                raise ValueError(
+                    f"{argument}: no class named {item!r} in {imageset.name!r}; "
+                    f"class names start {list(imageset.class_names[:5])}."
+                )
+            indices.append(imageset.class_names.index(item))
+        else:
+            index = int(item)
+            if not 0 <= index < imageset.num_classes:
+                raise ValueError(
+                    f"{argument}: class index {index} is out of range for {imageset.name!r}, "
+                    f"which has {imageset.num_classes} classes (0 to {imageset.num_classes - 1})."
+                )
+            indices.append(index)
+    if not indices:
+        raise ValueError(f"{argument}: no classes given; pass at least one class index or name.")
+    return indices
+
+
+def _pair_labels(values, name: str, count: int) -> np.ndarray:
+    """Checks pair labels (1 = same class, 0 = different class): `count` values, each 0 or 1."""
+    array = np.asarray(values).reshape(-1) if np.ndim(values) else np.asarray([values])
+    if len(array) != count:
+        raise ValueError(f"{name} has {len(array)} values for {count} pairs; give one per pair.")
+    if not np.all(np.isin(array, (0, 1))):
+        raise ValueError(
+            f"{name} must be pair labels, 1 = same class and 0 = different class; got values "
+            f"{np.unique(array)[:5]}. Threshold scores into labels before plotting them."
+        )
+    return array.astype(int)
+
+
+def _format_score(value: float) -> str:
+    """Two decimals, like the tutorials' titles; scientific only where two decimals would show 0.00."""
+    if not np.isfinite(value):
+        return str(value)
+    return f"{value:.2f}" if value == 0 or abs(value) >= 0.01 else f"{value:.1e}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# images
+
+
+def image_grid(
+    imageset: ImageSet,
+    per_class: int = 8,
+    classes=None,
+    seed: int = 0,
+    title: str | None = None,
+) -> Figure:
+    """A grid of example images, one row per class, to see what a dataset holds.
+
+    Args:
+        imageset: the images to show.
+        per_class: images drawn at random from each class (fewer where a class has fewer).
+        classes: class indices or class names, one row each; by default the first 10 classes that
+            have images.
+        seed: the same seed picks the same images.
+        title: figure title; defaults to the ImageSet's name.
+
+    Returns:
+        Figure with `len(classes)` rows of `per_class` axes (fewer columns if no class has that
+        many images); each row is labelled with its class name and unused cells are left blank.
+
+    Raises:
+        ValueError: if `imageset` is not an ImageSet, `per_class` is below 1, or a class is unknown.
+
+    Example:
+        >>> fig = image_grid(train_set, per_class=6, classes=["0", "1", "7"])
+        >>> fig.savefig("digits.png")
+    """
+    if not isinstance(imageset, ImageSet):
+        raise ValueError(f"imageset must be an ImageSet, got {type(imageset).__name__}.")
+    if not isinstance(per_class, (int, np.integer)) or per_class < 1:
+        raise ValueError(f"per_class must be an integer >= 1, got {per_class!r}.")
+    if classes is None:
+        classes = np.flatnonzero(imageset.class_counts() > 0)[:10].tolist()
+    rows = _class_indices(imageset, classes, "classes")
+
+    rng = np.random.default_rng(seed)
+    chosen_rows = []
+    for label in rows:
+        members = np.flatnonzero(imageset.labels == label)
+        chosen_rows.append(rng.choice(members, size=min(per_class, len(members)), replace=False))
+    # Columns no class can fill would only be blank space.
+    columns = max(1, max(len(chosen) for chosen in chosen_rows))
+    height, width = imageset.image_shape[:2]
+    cell = 1.1
+    # Room for the row labels, so a long name (Omniglot's "Alphabet/character01") does not shrink images.
+    label_width = 0.3 + 0.08 * max(len(imageset.class_names[label]) for label in rows)
+    # "compressed" layout is made for grids of fixed-aspect images: plain constrained layout
+    # leaves gaps between them and clips long row labels at the left edge.
+    figure = Figure(
+        figsize=(columns * cell * width / height + label_width, len(rows) * cell + 0.5),
+        layout="compressed",
+    )
+    axes = figure.subplots(len(rows), columns, squeeze=False)
+    for row, label, chosen in zip(axes, rows, chosen_rows):
+        for column, ax in enumerate(row):
+            _hide_ticks(ax, frame=column < len(chosen))
+            if column < len(chosen):
+                _show_image(ax, imageset.images[chosen[column]])
+        # ylabel rather than a text box: constrained layout then keeps long names clear of images.
+        row[0].set_ylabel(imageset.class_names[label], rotation=0, ha="right", va="center", fontsize=10)
+    figure.suptitle(imageset.name if title is None else title)
+    return figure
+
+
+def class_mean_grid(
+    imageset: ImageSet,
+    classes=None,
+    title: str | None = "Class means",
+    columns: int = 10,
+) -> Figure:
+    """The mean image of each class, a quick check that classes differ and are centred alike.
+
+    Args:
+        imageset: the images to average (`imageset.class_means()`).
+        classes: class indices or class names; by default every class that has images (for
+            Omniglot's hundreds of characters, pass a few).
+        title: figure title; `None` for none.
+        columns: mean images per row.
+
+    Returns:
+        Figure with one axes per class, titled with the class name and its image count.
+
+    Raises:
+        ValueError: if `imageset` is not an ImageSet or a class is unknown.
+    """
+    if not isinstance(imageset, ImageSet):
+        raise ValueError(f"imageset must be an ImageSet, got {type(imageset).__name__}.")
+    if not isinstance(columns, (int, np.integer)) or columns < 1:
+        raise ValueError(f"columns must be an integer >= 1, got {columns!r}.")
+    counts = imageset.class_counts()
+    if classes is None:
+        classes = np.flatnonzero(counts > 0).tolist()
+    shown = _class_indices(imageset, classes, "classes")
+    means = imageset.class_means()
+
+    columns = min(columns, len(shown))
+    rows = math.ceil(len(shown) / columns)
+    height, width = imageset.image_shape[:2]
+    figure = Figure(
+        figsize=(columns * 1.3 * width / height + 0.3, rows * 1.6 + 0.5), layout="compressed"
+    )
+    axes = figure.subplots(rows, columns, squeeze=False).reshape(-1)
+    for ax in axes:
+        _hide_ticks(ax)
+    for ax, label in zip(axes, shown):
+        _hide_ticks(ax, frame=True)
+        _show_image(ax, means[label])
+        ax.set_title(f"{imageset.class_names[label]}\n(n={counts[label]})", fontsize=9)
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+# ---------------------------------------------------------------------------------------------------
+# pairs
+
+
+def _join_pair(image_a: np.ndarray, image_b: np.ndarray) -> np.ndarray:
+    """The two images side by side with a mid-grey bar, visible on black (MNIST) and white (Omniglot)."""
+    height, width, channels = image_a.shape
+    gap = max(1, round(width / 14))
+    separator = np.full((height, gap, channels), 128, dtype=np.result_type(image_a, image_b))
+    return np.concatenate([image_a, separator, image_b], axis=1)
+
+
+def pair_grid(
+    images_a,
+    images_b,
+    targets,
+    predictions=None,
+    scores=None,
+    score_name: str = "distance",
+    columns: int = 5,
+    title: str | None = None,
+) -> Figure:
+    """Pairs side by side, titled with the target, the prediction and the score.
+
+    Each tile shows one pair, its first image on the left, under a title such as
+    "Target: same / Predicted: same / Distance: 0.12". With predictions, correct tiles get a green
+    title and frame; wrong ones a red title, a thicker red frame and the word "WRONG", so the two
+    differ even without colour.
+
+    Args:
+        images_a: first image of each pair, `[P, H, W, C]` (or `[P, H, W]`), pixels 0..255.
+        images_b: second image of each pair, the same shape as `images_a`.
+        targets: true pair labels `[P]`, 1 = same class, 0 = different class.
+        predictions: predicted pair labels `[P]`, 1 = same class, 0 = different class; optional.
+        scores: a number per pair `[P]` (a distance or a probability); optional.
+        score_name: what the scores are, used as their label: "distance" or "score" (any word works).
+        columns: tiles per row.
+        title: figure title; `None` for none.
+
+    Returns:
+        Figure with one axes per pair (blank ones fill the last row).
+
+    Raises:
+        ValueError: naming the argument whose shape, length or values are wrong.
+
+    Example:
+        >>> fig = pair_grid(a, b, pair_label, predictions=distance < threshold, scores=distance)
+    """
+    images_a = _image_batch(images_a, "images_a")
+    images_b = _image_batch(images_b, "images_b")
+    if images_a.shape != images_b.shape:
+        raise ValueError(
+            f"images_b has shape {images_b.shape} but images_a has {images_a.shape}; "
+            "both need one image per pair, of the same size."
+        )
+    count = len(images_a)
+    if count == 0:
+        raise ValueError("images_a holds no pairs; give at least one pair to plot.")
+    targets = _pair_labels(targets, "targets", count)
+    if predictions is not None:
+        predictions = _pair_labels(predictions, "predictions", count)
+    if scores is not None:
+        scores = np.asarray(scores, dtype=float).reshape(-1)
+        if len(scores) != count:
+            raise ValueError(f"scores has {len(scores)} values for {count} pairs; give one per pair.")
+    if not isinstance(columns, (int, np.integer)) or columns < 1:
+        raise ValueError(f"columns must be an integer >= 1, got {columns!r}.")
+    score_label = str(score_name).strip().capitalize() or "Score"
+
+    columns = min(columns, count)
+    rows = math.ceil(count / columns)
+    height, width = images_a.shape[1:3]
+    tile_width = 2.3
+    title_lines = 1 + (predictions is not None) + (scores is not None)
+    # Constrained layout pads each image, so it is drawn a little narrower than the tile.
+    tile_height = 0.9 * tile_width * height / (2 * width) + 0.2 + 0.17 * title_lines
+    figure = Figure(figsize=(columns * tile_width, rows * tile_height + 0.4), layout="compressed")
+    axes = figure.subplots(rows, columns, squeeze=False).reshape(-1)
+    for ax in axes[count:]:
+        _hide_ticks(ax)
+    for index, ax in enumerate(axes[:count]):
+        _show_image(ax, _join_pair(images_a[index], images_b[index]))
+        lines = [f"Target: {_PAIR_WORDS[targets[index]]}"]
+        colour = "black"
+        if predictions is None:
+            _hide_ticks(ax, frame=True)
+        else:
+            correct = predictions[index] == targets[index]
+            colour = CORRECT_COLOUR if correct else WRONG_COLOUR
+            lines.append(
+                f"Predicted: {_PAIR_WORDS[predictions[index]]}" + ("" if correct else " (WRONG)")
+            )
+            _hide_ticks(ax, frame=True)
+            for spine in ax.spines.values():
+                spine.set_edgecolor(colour)
+                spine.set_linewidth(2.0 if correct else 4.0)
+        if scores is not None:
+            lines.append(f"{score_label}: {_format_score(scores[index])}")
+        ax.set_title("\n".join(lines), color=colour, fontsize=9,
+                     fontweight="normal" if colour != WRONG_COLOUR else "bold")
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def pair_set_grid(
+    imageset: ImageSet,
+    pair_set: "PairSet",
+    predictions=None,
+    scores=None,
+    count: int = 10,
+    **kw,
+) -> Figure:
+    """`pair_grid` for the first `count` pairs of a PairSet, taking images from its ImageSet.
+
+    Args:
+        imageset: the ImageSet the pair indices point into.
+        pair_set: a `PairSet` (`index_a`, `index_b`, `pair_label`; 1 = same class, 0 = different).
+        predictions: predicted pair labels for every pair of `pair_set` (1 = same class, 0 =
+            different); only the first `count` are shown.
+        scores: a score or distance for every pair of `pair_set`; only the first `count` are shown.
+        count: pairs to show (all of them if the set is smaller).
+        **kw: passed on to `pair_grid` (`score_name`, `columns`, `title`).
+
+    Returns:
+        Figure, as from `pair_grid`.
+
+    Raises:
+        ValueError: if `predictions` or `scores` do not have one value per pair of `pair_set`, or
+            an index is outside the ImageSet.
+    """
+    if not isinstance(imageset, ImageSet):
+        raise ValueError(f"imageset must be an ImageSet, got {type(imageset).__name__}.")
+    if not all(hasattr(pair_set, name) for name in ("index_a", "index_b", "pair_label")):
+        raise ValueError(
+            f"pair_set must be a PairSet (index_a, index_b, pair_label), got {type(pair_set).__name__}; "
+            "make one with siamese_kit.data.pairs.fixed_pairs."
+        )
+    if not isinstance(count, (int, np.integer)) or count < 1:
+        raise ValueError(f"count must be an integer >= 1, got {count!r}.")
+    total = len(pair_set.pair_label)
+    shown = min(count, total)
+    index_a = np.asarray(pair_set.index_a)[:shown]
+    index_b = np.asarray(pair_set.index_b)[:shown]
+    if shown and max(index_a.max(), index_b.max()) >= len(imageset):
+        raise ValueError(
+            f"pair_set points past the end of {imageset.name!r} ({len(imageset)} images); "
+            "pass the ImageSet the pairs were drawn from."
+        )
+
+    def first(values, name):
+        if values is None:
+            return None
+        values = np.asarray(values).reshape(-1)
+        if len(values) != total:
+            raise ValueError(
+                f"{name} has {len(values)} values but pair_set has {total} pairs; give one per pair "
+                "of the whole set (only the first `count` are shown)."
+            )
+        return values[:shown]
+
+    return pair_grid(
+        imageset.images[index_a],
+        imageset.images[index_b],
+        np.asarray(pair_set.pair_label)[:shown],
+        predictions=first(predictions, "predictions"),
+        scores=first(scores, "scores"),
+        **kw,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# embeddings
+
+
+def _class_colours(num_classes: int) -> tuple[np.ndarray, bool]:
+    """Colours for each class and whether a legend can still tell them apart."""
+    from matplotlib import colormaps
+
+    if num_classes <= 10:
+        return colormaps["tab10"](np.arange(num_classes)), True
+    if num_classes <= 20:
+        return colormaps["tab20"](np.arange(num_classes)), True
+    # Past 20 classes no qualitative map has enough colours; a spread of a perceptual map at least
+    # keeps neighbours in label order apart, and a legend that long would hide the plot.
+    return colormaps["turbo"](np.linspace(0.0, 1.0, num_classes)), False
+
+
+def embedding_scatter(
+    embeddings,
+    labels,
+    class_names: Sequence[str] | None = None,
+    max_points: int = 5000,
+    seed: int = 0,
+    title: str | None = None,
+    ax: Axes | None = None,
+    centroids=None,
+) -> Figure:
+    """A 2-D scatter of embeddings coloured by class, to see whether classes form clusters.
+
+    Embeddings with more than 2 dimensions are projected on their first two principal components
+    (centred, by SVD of the points shown) and the axis labels give each component's share of the
+    variance. Points are drawn in input order, in one collection.
+
+    Args:
+        embeddings: `[N, D]` array, D >= 2.
+        labels: integer class per embedding, `[N]`.
+        class_names: name of each class, for the legend; defaults to the label numbers.
+        max_points: at most this many points are drawn, a random subset chosen by `seed`.
+        seed: the same seed draws the same subset.
+        title: axes title; defaults to a description of what is shown.
+        ax: axes to draw into; a new figure is made when `None`.
+        centroids: optional `[K, D]` class centroids (row k is class k), drawn as large
+            black-edged markers in the same projection.
+
+    Returns:
+        The Figure holding the axes.
+
+    Raises:
+        ValueError: naming `embeddings`, `labels`, `class_names`, `centroids` or `max_points` when
+            their shapes, lengths or values are wrong.
+
+    Example:
+        >>> fig = embedding_scatter(model.embed(test_set.images), test_set.labels, test_set.class_names)
+    """
+    points = np.asarray(embeddings, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] < 2:
+        raise ValueError(
+            f"embeddings must be a [N, D] array with D >= 2, got shape {points.shape}; a 1-D "
+            "embedding has nothing to scatter against (plot a histogram per class instead)."
+        )
+    if len(points) == 0:
+        raise ValueError("embeddings is empty; give at least one embedding.")
+    if not np.all(np.isfinite(points)):
+        raise ValueError("embeddings contains NaN or infinite values; check the model's training.")
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != len(points):
+        raise ValueError(
+            f"labels has shape {labels.shape} for {len(points)} embeddings; give one class per embedding."
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        if not np.all(np.mod(labels, 1) == 0):
+            raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}.")
+        labels = labels.astype(np.int64)
+    if labels.min() < 0:
+        raise ValueError(f"labels must be >= 0, found {labels.min()}.")
+    if class_names is None:
+        class_names = [str(i) for i in range(int(labels.max()) + 1)]
+    class_names = [str(name) for name in class_names]
+    if labels.max() >= len(class_names):
+        raise ValueError(
+            f"class_names has {len(class_names)} names but labels go up to {labels.max()}; "
+            "give a name for every class."
+        )
+    if not isinstance(max_points, (int, np.integer)) or max_points < 1:
+        raise ValueError(f"max_points must be an integer >= 1, got {max_points!r}.")
+    dims = points.shape[1]
+    if centroids is not None:
+        centroids = np.asarray(centroids, dtype=np.float64)
+        if centroids.ndim != 2 or centroids.shape[1] != dims:
+            raise ValueError(
+                f"centroids must be [K, {dims}] like the embeddings, got shape {centroids.shape}."
+            )
+
+    if len(points) > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(len(points), max_points, replace=False))
+        points, labels = points[keep], labels[keep]
+
+    if dims == 2:
+        xy = points
+        x_label, y_label = "dimension 1", "dimension 2"
+        project = None
+    else:
+        centre = points.mean(axis=0)
+        _, singular, components = np.linalg.svd(points - centre, full_matrices=False)
+        components = components[:2]
+        # SVD's signs are arbitrary; fixing them keeps the picture the same from run to run.
+        largest = np.argmax(np.abs(components), axis=1)
+        components *= np.sign(components[np.arange(2), largest])[:, np.newaxis]
+        variance = singular**2
+        share = variance[:2] / variance.sum() if variance.sum() > 0 else np.zeros(2)
+
+        def project(values):
+            return (values - centre) @ components.T
+
+        xy = project(points)
+        x_label = f"PC 1 ({100 * share[0]:.1f}% var)"
+        y_label = f"PC 2 ({100 * share[1]:.1f}% var)"
+
+    colours, legend = _class_colours(len(class_names))
+    figure, ax = _figure(ax, (7.5, 6.0))
+    size = float(np.clip(3000 / len(xy), 4, 30))
+    ax.scatter(xy[:, 0], xy[:, 1], c=colours[labels], s=size, alpha=0.75, linewidths=0)
+    handles = []
+    if legend:
+        present = np.unique(labels)
+        handles = [
+            Line2D([], [], linestyle="", marker="o", markersize=7, color=colours[k], label=class_names[k])
+            for k in present
+        ]
+    if centroids is not None:
+        centre_xy = centroids if project is None else project(centroids)
+        ax.scatter(
+            centre_xy[:, 0], centre_xy[:, 1],
+            c=colours[np.arange(len(centroids)) % len(colours)],
+            s=220, marker="o", edgecolors="black", linewidths=2.0, zorder=3,
+        )
+        handles.append(
+            Line2D([], [], linestyle="", marker="o", markersize=11, markerfacecolor="white",
+                   markeredgecolor="black", markeredgewidth=2.0, label="centroid")
+        )
+    if handles:
+        ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9,
+                  frameon=False)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    if title is None:
+        title = f"Embeddings: {len(xy)} points" + ("" if dims == 2 else f", PCA of {dims}-D")
+    ax.set_title(title)
+    return figure
+
+
+# ---------------------------------------------------------------------------------------------------
+# training and evaluation
+
+
+def training_curves(
+    history,
+    keys: Sequence[str] | str | None = None,
+    title: str | None = "Training",
+    ax: Axes | None = None,
+    x_label: str = "epoch",
+) -> Figure:
+    """Loss and metric curves, one line per key; `val_x` is dashed in the colour of `x`.
+
+    Args:
+        history: a `keras.callbacks.History` (what `model.fit` returns) or a dict of name -> list
+            of values, one per epoch or per step. Series may differ in length.
+        keys: names to plot; by default every key whose name contains "loss".
+        title: axes title; `None` for none.
+        ax: axes to draw into; a new figure is made when `None`.
+        x_label: what one value stands for, "epoch" or "step"; x runs 1, 2, ... unless `history`
+            has a series of that name (as `StepLogger.history()` has "step"), which then gives x.
+
+    Returns:
+        The Figure holding the axes.
+
+    Raises:
+        ValueError: naming `history` or `keys` when there is nothing to plot or a key is missing.
+
+    Example:
+        >>> fig = training_curves(model.fit(stream, epochs=10), keys=["loss", "val_loss"])
+    """
+    record = getattr(history, "history", history)
+    if not isinstance(record, Mapping):
+        raise ValueError(
+            f"history must be a keras History or a dict of name -> values, got {type(history).__name__}."
+        )
+    if keys is None:
+        keys = [key for key in record if "loss" in str(key)]
+        if not keys:
+            raise ValueError(
+                f"history has no key containing 'loss' (keys: {sorted(map(str, record))}); "
+                "name the ones to plot with keys=[...]."
+            )
+    elif isinstance(keys, str):
+        keys = [keys]
+    missing = [key for key in keys if key not in record]
+    if missing:
+        raise ValueError(f"keys {missing} are not in history; it has {sorted(map(str, record))}.")
+    if not keys:
+        raise ValueError("keys is empty; name at least one series to plot.")
+
+    figure, ax = _figure(ax, (7.0, 4.5))
+    colours: dict[str, str] = {}
+    cycle = iter(f"C{i}" for i in range(10_000))
+    for key in keys:
+        try:
+            values = np.asarray(record[key], dtype=float).reshape(-1)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"history[{key!r}] must be a list of numbers: {error}") from None
+        is_validation = str(key).startswith("val_")
+        base = str(key)[4:] if is_validation else str(key)
+        if base not in colours:
+            colours[base] = next(cycle)
+        given_x = record.get(x_label) if x_label not in keys else None
+        x = (
+            np.asarray(given_x, dtype=float)
+            if given_x is not None and len(given_x) == len(values)
+            else np.arange(1, len(values) + 1)
+        )
+        ax.plot(
+            x,
+            values,
+            label=str(key),
+            color=colours[base],
+            linestyle="--" if is_validation else "-",
+            # A one-epoch run is a single point, invisible as a bare line.
+            marker="o" if len(values) <= 30 else None,
+            markersize=3,
+        )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # there is no epoch 2.5
+    ax.set_xlabel(x_label)
+    ax.set_ylabel("value" if len(keys) > 1 else str(keys[0]))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    if title:
+        ax.set_title(title)
+    return figure
+
+
+def confusion_matrix_plot(
+    matrix,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = True,
+    title: str | None = "Confusion matrix",
+    ax: Axes | None = None,
+) -> Figure:
+    """A confusion matrix as an image, rows the true class and columns the predicted one.
+
+    Args:
+        matrix: `[K, K]` counts, `matrix[i, j]` = images of class i predicted as class j.
+        class_names: name of each class; defaults to 0 .. K-1.
+        normalize: divide each row by its total, so cells are the fraction of each true class
+            (rows with no images stay 0).
+        title: axes title; `None` for none.
+        ax: axes to draw into; a new figure is made when `None`.
+
+    Returns:
+        The Figure holding the axes (and a colour bar). Cells show their value for up to 20 classes.
+
+    Raises:
+        ValueError: naming `matrix` or `class_names` when the shapes disagree or counts are negative.
+    """
+    counts = np.asarray(matrix, dtype=float)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] == 0:
+        raise ValueError(f"matrix must be a square [K, K] array of counts, got shape {counts.shape}.")
+    if not np.all(np.isfinite(counts)) or counts.min() < 0:
+        raise ValueError("matrix must hold finite counts >= 0.")
+    size = counts.shape[0]
+    if class_names is None:
+        class_names = [str(i) for i in range(size)]
+    class_names = [str(name) for name in class_names]
+    if len(class_names) != size:
+        raise ValueError(f"class_names has {len(class_names)} names for a {size}x{size} matrix.")
+
+    if normalize:
+        totals = counts.sum(axis=1, keepdims=True)
+        shown = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+        top = 1.0
+    else:
+        shown = counts
+        top = max(float(counts.max()), 1.0)
+
+    side = min(4.0 + 0.45 * size, 16.0)
+    figure, ax = _figure(ax, (side + 1.2, side))
+    image = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=top, interpolation="nearest")
+    figure.colorbar(image, ax=ax, label="fraction of true class" if normalize else "count", shrink=0.8)
+    if size <= 20:
+        integral = not normalize and np.all(np.mod(counts, 1) == 0)
+        fontsize = 9 if size <= 10 else 6
+        for row in range(size):
+            for column in range(size):
+                value = shown[row, column]
+                text = f"{int(value)}" if integral else (f"{value:.2f}" if normalize else f"{value:.3g}")
+                ax.text(column, row, text, ha="center", va="center", fontsize=fontsize,
+                        color="white" if value > 0.5 * top else "black")
+    if size <= 40:
+        ax.set_xticks(range(size), class_names, rotation=45 if max(map(len, class_names)) > 2 else 0,
+                      ha="right" if max(map(len, class_names)) > 2 else "center")
+        ax.set_yticks(range(size), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    return figure
