@@ -177,3 +177,38 @@ def best_accuracy_threshold(scores, pair_labels, score_kind: str) -> float:
     else:
         cut = 0.5 * (sorted_values[k - 1] + sorted_values[k])
     return float(-cut if score_kind == "distance" else cut)
+
+
+def roc_auc(scores, pair_labels, score_kind: str) -> float:
+    """Area under the ROC curve: the chance that a random same pair looks more "same" than a random
+    different pair (ties count one half), whatever threshold is later chosen.
+
+    Args:
+        scores: `[P]` pair scores.
+        pair_labels: `[P]` pair labels, 1 = same class, 0 = different.
+        score_kind: `"distance"` or `"similarity"`.
+
+    Returns:
+        AUC in [0, 1].
+
+    Raises:
+        ValueError: if the pairs are all same or all different (the AUC is undefined).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(pair_labels, dtype=np.int64)
+    if score_kind not in ("distance", "similarity"):
+        raise ValueError(f"score_kind must be 'distance' or 'similarity', got {score_kind!r}.")
+    sameness = -scores if score_kind == "distance" else scores
+    positives, negatives = int(labels.sum()), int((labels == 0).sum())
+    if positives == 0 or negatives == 0:
+        raise ValueError("roc_auc needs both same (1) and different (0) pairs.")
+    # Mann-Whitney U from average ranks, which handles ties exactly.
+    order = np.argsort(sameness, kind="mergesort")
+    sorted_values = sameness[order]
+    ranks = np.empty(len(scores), dtype=np.float64)
+    starts = np.flatnonzero(np.concatenate([[True], sorted_values[1:] != sorted_values[:-1]]))
+    ends = np.concatenate([starts[1:], [len(scores)]])
+    for start, end in zip(starts, ends):
+        ranks[order[start:end]] = 0.5 * (start + end - 1) + 1.0
+    rank_sum = ranks[labels == 1].sum()
+    return float((rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives))

@@ -137,3 +137,50 @@ class CentroidDecoder(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "momentum": self.momentum}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TwinClassifierHead(keras.layers.Layer):
+    """The twin classifier's head: `sigmoid(w . |f1 - f2| + b)`, the probability that a pair is the same.
+
+    The weighted L1 head of Koch et al. (2015) and the MATLAB twin-network example. Pair with binary
+    cross-entropy on pair labels (1 = same class, 0 = different).
+
+    Args:
+        kernel_stddev: standard deviation of the normal initialiser of the weights (the tutorial: 0.01).
+        **kwargs: passed to `keras.layers.Layer`.
+
+    Returns (when called on `[a, b]`, each `[B, D]`):
+        float tensor `[B]` of probabilities in (0, 1).
+
+    Example:
+        >>> head = TwinClassifierHead()
+        >>> probability = head([embedding_a, embedding_b])
+    """
+
+    score_kind = "similarity"
+
+    def __init__(self, kernel_stddev: float = 0.01, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_stddev = float(kernel_stddev)
+        self.dense = keras.layers.Dense(
+            1,
+            kernel_initializer=keras.initializers.RandomNormal(stddev=self.kernel_stddev),
+            bias_initializer="zeros",
+            name="same_logit",
+        )
+
+    def build(self, input_shape):
+        self.dense.build(tuple(input_shape[0]))
+
+    def call(self, inputs):
+        first, second = inputs
+        logit = self.dense(ops.abs(first - second))
+        # Computed in float32 even under mixed precision: a float16 sigmoid saturates early.
+        return ops.sigmoid(ops.cast(ops.squeeze(logit, axis=-1), "float32"))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0][:-1])
+
+    def get_config(self):
+        return {**super().get_config(), "kernel_stddev": self.kernel_stddev}

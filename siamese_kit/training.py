@@ -6,6 +6,7 @@ import math
 import time
 
 import keras
+import numpy as np
 from keras import ops
 
 from .layers import PACKAGE
@@ -104,3 +105,230 @@ class StepLogger(keras.callbacks.Callback):
         """Returns:
         dict with `step` and `loss` lists, for `plotting.training_curves(..., x_label="step")`."""
         return {"step": list(self.steps), "loss": list(self.losses)}
+
+
+class TrainingMonitor:
+    """Base of the progress monitors of `train_loop`: records the loss curve and holds the stop flag.
+
+    Args:
+        total_steps: steps planned.
+        pairs_per_step: batch size, to report pairs per second.
+        record_every: keep the mean loss of every this many steps.
+
+    Attributes:
+        steps, losses: the recorded curve; `stop_requested`: set to end training between steps.
+    """
+
+    def __init__(self, total_steps: int, pairs_per_step: int, record_every: int = 10):
+        self.total_steps = total_steps
+        self.pairs_per_step = pairs_per_step
+        self.record_every = max(1, record_every)
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.stop_requested = False
+        self._window: list[float] = []
+        self._start = time.perf_counter()
+
+    def start(self, device: str) -> None:
+        """Called once before the first step with the device description."""
+        self._start = time.perf_counter()
+
+    def update(self, step: int, loss: float) -> None:
+        """Called after every step (1-based) with that step's loss."""
+        self._window.append(loss)
+        if step % self.record_every == 0 or step == self.total_steps:
+            self.steps.append(step)
+            self.losses.append(float(np.mean(self._window)))
+            self._window = []
+
+    def close(self, reason: str) -> None:
+        """Called once when training ends; `reason` says why (finished, stopped, ...)."""
+
+    def pairs_per_second(self, step: int) -> float:
+        """Returns:
+        pairs trained per second since `start`."""
+        return step * self.pairs_per_step / max(time.perf_counter() - self._start, 1e-9)
+
+    def history(self) -> dict[str, list]:
+        """Returns:
+        dict with `step` and `loss` lists, for `plotting.training_curves(..., x_label="step")`."""
+        return {"step": list(self.steps), "loss": list(self.losses)}
+
+
+class TerminalMonitor(TrainingMonitor):
+    """A terminal progress bar (tqdm) showing the loss and pairs per second; prints the device first.
+
+    Args:
+        total_steps, pairs_per_step, record_every: as `TrainingMonitor`.
+        file: stream to write to (default stderr, as tqdm does).
+    """
+
+    def __init__(self, total_steps: int, pairs_per_step: int, record_every: int = 10, file=None):
+        super().__init__(total_steps, pairs_per_step, record_every)
+        self._file = file
+        self._bar = None
+
+    def start(self, device: str) -> None:
+        from tqdm.auto import tqdm
+
+        super().start(device)
+        print(f"training on {device}", file=self._file, flush=True)
+        self._bar = tqdm(total=self.total_steps, unit="step", file=self._file, dynamic_ncols=True)
+
+    def update(self, step: int, loss: float) -> None:
+        super().update(step, loss)
+        self._bar.update(1)
+        if step % self.record_every == 0:
+            self._bar.set_postfix(loss=f"{loss:.4f}", pairs_s=f"{self.pairs_per_second(step):,.0f}")
+
+    def close(self, reason: str) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        print(f"training {reason}", file=self._file, flush=True)
+
+
+class NotebookMonitor(TrainingMonitor):
+    """A live loss plot that updates in place and a Stop button, for notebooks (ipywidgets).
+
+    Clicking Stop ends training cleanly after the current step: the model keeps what it learned.
+    While training runs, pending widget events are processed between steps (with `jupyter_ui_poll`
+    when installed), so the click reaches the loop instead of waiting for the cell to finish.
+
+    Args:
+        total_steps, pairs_per_step, record_every: as `TrainingMonitor`.
+        plot_every: redraw the plot every this many steps.
+
+    Attributes:
+        stop_button, status, plot: the widgets (`widget` holds them all, for display).
+    """
+
+    def __init__(self, total_steps: int, pairs_per_step: int, record_every: int = 10, plot_every: int = 50):
+        import ipywidgets as widgets
+
+        super().__init__(total_steps, pairs_per_step, record_every)
+        self.plot_every = max(1, plot_every)
+        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop")
+        self.stop_button.on_click(self._on_stop)
+        self.status = widgets.HTML("waiting to start")
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(width="560px"))
+        self.widget = widgets.VBox([widgets.HBox([self.stop_button, self.status]), self.plot])
+        self.redraws = 0
+        self._poll_context = self._poll = None
+
+    def _on_stop(self, _button=None) -> None:
+        self.stop_requested = True
+        self.stop_button.disabled = True
+        self.status.value = "stopping after this step..."
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    def start(self, device: str) -> None:
+        super().start(device)
+        self.status.value = f"training on <b>{device}</b>"
+        try:
+            from jupyter_ui_poll import ui_events
+
+            self._poll_context = ui_events()
+            self._poll = self._poll_context.__enter__()
+        except Exception:  # not in a kernel, or the package is missing: clicks wait for the cell
+            self._poll_context = self._poll = None
+
+    def update(self, step: int, loss: float) -> None:
+        super().update(step, loss)
+        if self._poll is not None:
+            self._poll(1)
+        if step % self.plot_every == 0 or step == self.total_steps:
+            self.redraw(step)
+
+    def redraw(self, step: int) -> None:
+        """Draws the loss curve into the image widget and updates the status line."""
+        import io
+
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(6.0, 3.0))
+        ax = figure.subplots()
+        ax.plot(self.steps, self.losses, color="C0")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.set_xlim(0, self.total_steps)
+        ax.grid(alpha=0.3)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+        self.plot.value = buffer.getvalue()
+        self.redraws += 1
+        last = self.losses[-1] if self.losses else float("nan")
+        self.status.value = (
+            f"step {step}/{self.total_steps} &nbsp; loss {last:.4f} &nbsp; "
+            f"{self.pairs_per_second(step):,.0f} pairs/s"
+        )
+
+    def close(self, reason: str) -> None:
+        if self._poll_context is not None:
+            self._poll_context.__exit__(None, None, None)
+            self._poll_context = self._poll = None
+        self.stop_button.disabled = True
+        self.status.value = f"{self.status.value} &nbsp; <b>{reason}</b>"
+
+
+def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None, jit_compile: bool = False) -> dict:
+    """A custom training loop: `GradientTape` inside `tf.function`, one step at a time.
+
+    It runs the model's own `train_step`, the very function `model.fit` runs, so the two paths
+    cannot drift apart. Between steps it reports to the monitor and ends cleanly when the monitor
+    asks (the notebook Stop button).
+
+    Args:
+        model: a compiled `SiameseModel`.
+        stream: a pair stream (`siamese_kit.data.pair_stream`).
+        steps: steps to run.
+        monitor: a `TerminalMonitor`, `NotebookMonitor` or other `TrainingMonitor`; default silent.
+        jit_compile: compile the step with XLA.
+
+    Returns:
+        dict with `steps_done`, `stopped` (bool), `seconds`, and the monitor's `history`.
+
+    Raises:
+        FloatingPointError: if the loss becomes NaN or Inf, naming the step.
+    """
+    import tensorflow as tf
+
+    from .devices import device_report
+
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("train_loop: compile the model first, e.g. model.compile(optimizer=..., loss=...).")
+    monitor = monitor or TrainingMonitor(steps, 1)
+    model.optimizer.build(model.trainable_variables)
+    step_function = tf.function(model.train_step, jit_compile=jit_compile)
+    iterator = iter(stream)
+    monitor.start(device_report())
+    start = time.perf_counter()
+    steps_done, reason = 0, "finished"
+    try:
+        for step in range(1, steps + 1):
+            for metric in model.metrics:
+                metric.reset_state()
+            logs = step_function(next(iterator))
+            loss = float(logs["loss"])
+            if not math.isfinite(loss):
+                reason = f"stopped: loss became {loss} at step {step}"
+                raise FloatingPointError(
+                    f"train_loop: the loss became {loss} at step {step}; lower the learning rate or "
+                    "check the inputs (pixels 0..255, pair labels 0/1)."
+                )
+            steps_done = step
+            monitor.update(step, loss)
+            if monitor.stop_requested:
+                reason = f"stopped by request after step {step}"
+                break
+    finally:
+        monitor.close(reason)
+    return {
+        "steps_done": steps_done,
+        "stopped": steps_done < steps,
+        "seconds": time.perf_counter() - start,
+        "history": monitor.history(),
+    }

@@ -49,3 +49,18 @@ def test_bad_arguments_are_named():
         best_accuracy_threshold([0.1, 0.2], [1], "distance")
     with pytest.raises(ValueError, match="2 predictions"):
         confusion_matrix([0, 1, 1], [0, 1], 2)
+
+
+@pytest.mark.parametrize("kind", ["distance", "similarity"])
+def test_roc_auc_equals_brute_force_pair_counting(kind):
+    from siamese_kit.evaluation import roc_auc
+
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 2, 120)
+    scores = np.round(rng.normal(size=120) + (1 if kind == "similarity" else -1) * labels, 1)
+    sameness = scores if kind == "similarity" else -scores
+    pos, neg = sameness[labels == 1], sameness[labels == 0]
+    brute = np.mean([(p > n) + 0.5 * (p == n) for p in pos for n in neg])
+    assert roc_auc(scores, labels, kind) == pytest.approx(brute)
+    with pytest.raises(ValueError, match="both same"):
+        roc_auc([0.1, 0.2], [1, 1], kind)

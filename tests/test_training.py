@@ -1,0 +1,121 @@
+"""The custom loop shares fit's step; monitors record, draw and stop; classifier head and towers."""
+
+import io
+
+import keras
+import numpy as np
+import pytest
+
+from siamese_kit.data import pair_stream
+from siamese_kit.layers import CentroidDecoder, EuclideanDistance, TwinClassifierHead
+from siamese_kit.losses import ContrastiveLoss
+from siamese_kit.models import SiameseModel, conv4, koch_105
+from siamese_kit.training import InverseDecay, NotebookMonitor, TerminalMonitor, TrainingMonitor, train_loop
+
+from conftest import make_imageset
+from test_model import tiny_encoder
+
+
+def contrastive_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    model = SiameseModel(tiny_encoder(), EuclideanDistance(), CentroidDecoder(4))
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss=ContrastiveLoss(2.0))
+    return model
+
+
+def test_train_loop_and_fit_run_the_same_step():
+    imageset = make_imageset()
+    looped, fitted = contrastive_model(), contrastive_model()
+    result = train_loop(looped, pair_stream(imageset, 8, seed=1), steps=12)
+    fitted.fit(pair_stream(imageset, 8, seed=1), steps_per_epoch=12, epochs=1, verbose=0, shuffle=False)
+    assert result["steps_done"] == 12 and not result["stopped"]
+    for a, b in zip(looped.get_weights(), fitted.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_monitor_records_a_falling_loss_curve():
+    imageset = make_imageset()
+    monitor = TrainingMonitor(total_steps=60, pairs_per_step=8, record_every=10)
+    train_loop(contrastive_model(), pair_stream(imageset, 8, seed=0), steps=60, monitor=monitor)
+    assert monitor.steps == [10, 20, 30, 40, 50, 60]
+    assert monitor.losses[-1] < monitor.losses[0]
+
+
+def test_stop_button_ends_training_cleanly_between_steps():
+    imageset = make_imageset()
+    monitor = NotebookMonitor(total_steps=100, pairs_per_step=8, record_every=1, plot_every=5)
+
+    original_update = monitor.update
+
+    def update_then_click(step, loss):
+        original_update(step, loss)
+        if step == 7:
+            monitor.stop_button.click()  # what a user's click does, driven from Python
+
+    monitor.update = update_then_click
+    result = train_loop(contrastive_model(), pair_stream(imageset, 8), steps=100, monitor=monitor)
+    assert result["stopped"] and result["steps_done"] == 7
+    assert monitor.stop_button.disabled
+    assert "stopped by request after step 7" in monitor.status.value
+    # The live plot was redrawn in place (steps 5) and holds a PNG.
+    assert monitor.redraws == 1 and monitor.plot.value[:4] == b"\x89PNG"
+    assert len(monitor.losses) == 7
+
+
+def test_terminal_monitor_prints_device_and_progress():
+    imageset = make_imageset()
+    out = io.StringIO()
+    monitor = TerminalMonitor(total_steps=20, pairs_per_step=8, record_every=5, file=out)
+    train_loop(contrastive_model(), pair_stream(imageset, 8), steps=20, monitor=monitor)
+    text = out.getvalue()
+    assert "training on CPU" in text or "training on GPU" in text
+    assert "pairs_s=" in text and "loss=" in text and "training finished" in text
+
+
+def test_train_loop_stops_on_nan_naming_the_step():
+    imageset = make_imageset()
+    model = SiameseModel(tiny_encoder(), EuclideanDistance())
+    model.compile(optimizer=keras.optimizers.SGD(1e30), loss=ContrastiveLoss(2.0))
+    with pytest.raises(FloatingPointError, match="at step"):
+        train_loop(model, pair_stream(imageset, 8), steps=50)
+
+
+def test_uncompiled_model_is_refused():
+    with pytest.raises(ValueError, match="compile the model first"):
+        train_loop(SiameseModel(tiny_encoder(), EuclideanDistance()), None, steps=1)
+
+
+def test_twin_classifier_head_is_a_probability_of_same():
+    head = TwinClassifierHead()
+    a = np.zeros((3, 5), "float32")
+    b = np.stack([np.zeros(5), np.ones(5), 2 * np.ones(5)]).astype("float32")
+    probability = np.asarray(head([a, b]))
+    assert probability.shape == (3,) and np.all((probability > 0) & (probability < 1))
+    kernel, bias = head.dense.get_weights()
+    expected = 1 / (1 + np.exp(-(np.abs(a - b) @ kernel[:, 0] + bias[0])))
+    np.testing.assert_allclose(probability, expected, rtol=1e-5)
+    assert abs(kernel.std() - 0.01) < 0.01
+
+
+def test_koch_105_follows_the_tutorial_tower():
+    tower = koch_105()
+    shapes = {layer.name: layer.output.shape[1:] for layer in tower.layers}
+    assert shapes["conv1"] == (96, 96, 64) and shapes["conv4"] == (5, 5, 256)
+    assert tower.output.shape[-1] == 4096
+    assert tower.get_layer("sigmoid_features").activation.__name__ == "sigmoid"
+    assert abs(float(np.std(tower.get_layer("conv2").get_weights()[0])) - 0.01) < 0.002
+
+
+def test_conv4_is_small_and_inverts_strokes():
+    tower = conv4((28, 28, 1), feature_dim=64)
+    assert tower.count_params() < 200_000
+    white = np.full((1, 28, 28, 1), 255, np.uint8)
+    rescale = keras.Model(tower.input, tower.get_layer("to_unit_range_inverted").output)
+    assert float(np.max(rescale(white))) == 0.0
+
+
+def test_inverse_decay_matches_caffe_inv_policy():
+    schedule = InverseDecay(0.01, gamma=1e-4, power=0.75)
+    assert float(schedule(0)) == pytest.approx(0.01)
+    assert float(schedule(10_000)) == pytest.approx(0.01 * (1 + 1.0) ** -0.75, rel=1e-5)
+    assert InverseDecay.from_config(schedule.get_config()).power == 0.75
