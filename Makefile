@@ -8,6 +8,9 @@ PY := $(BIN)/python
 SIAMESE_KIT_QUICK ?= 1
 export SIAMESE_KIT_QUICK
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Omniglot zips: point SIAMESE_KIT_OMNIGLOT at your copy; a checkout beside ../shared uses that one.
+SIAMESE_KIT_OMNIGLOT ?= $(wildcard $(abspath $(CURDIR)/../shared/data/omniglot))
+export SIAMESE_KIT_OMNIGLOT
 
 .PHONY: demo test install data clean-venv
 

@@ -1,4 +1,4 @@
-"""The `siamese-kit` command: fetch data, run the demo, report the device."""
+"""The `siamese-kit` command: fetch data, run the demo, train and evaluate recipes, report the device."""
 
 from __future__ import annotations
 
@@ -47,8 +47,99 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--batch-size", type=_positive_int, default=DEMO_DEFAULTS["batch_size"])
     demo.add_argument("--seed", type=int, default=0)
 
+    train = commands.add_parser("train", help="train a recipe from flags or a JSON config file")
+    train.add_argument("--recipe", choices=["contrastive", "twin"], required=True,
+                       help="contrastive: MNIST twins with a centroid decoder; twin: Omniglot twin classifier")
+    train.add_argument("--config", type=Path, default=None, help="JSON file of recipe settings")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one recipe setting, e.g. --set iterations=500 (repeatable)")
+    train.add_argument("--faithful", action="store_true",
+                       help="twin only: the MATLAB example's settings (koch_105, 105 px; a GPU recipe)")
+    train.add_argument("--out", type=Path, required=True, help="folder for model.keras and summary.json")
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a saved model on its recipe's test data")
+    evaluate.add_argument("model", type=Path, help="a model.keras written by `siamese-kit train`")
+    evaluate.add_argument("--seed", type=int, default=0)
+
     commands.add_parser("info", help="print versions and the device TensorFlow will use")
     return parser
+
+
+def _parse_value(text: str):
+    """Reads a --set value as JSON when it is JSON (numbers, true, null), else as a string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _recipe_settings(args) -> dict:
+    settings = {}
+    if args.config is not None:
+        try:
+            settings = json.loads(args.config.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"config file not found: {args.config}") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{args.config} is not valid JSON: {error}") from None
+        if not isinstance(settings, dict):
+            raise ValueError(f"{args.config} must hold a JSON object of recipe settings.")
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}.")
+        settings[key] = _parse_value(value)
+    return settings
+
+
+def _train(args) -> int:
+    from .recipes import ContrastiveRecipe, TwinRecipe, run_contrastive, run_twin
+
+    settings = _recipe_settings(args)
+    if args.recipe == "contrastive":
+        from .data import load_dataset
+
+        recipe = ContrastiveRecipe.from_dict(settings)
+        summary = run_contrastive(load_dataset("mnist", "train"), load_dataset("mnist", "test"), recipe,
+                                  out_dir=args.out)
+    else:
+        from .data import load_omniglot
+
+        recipe = TwinRecipe.faithful(**settings) if args.faithful else TwinRecipe.from_dict(settings)
+        size = recipe.image_size
+        summary = run_twin(load_omniglot("images_background", image_size=size),
+                           load_omniglot("images_evaluation", image_size=size), recipe, out_dir=args.out)
+    print(json.dumps({k: v for k, v in summary.items() if k != "recipe"}))
+    print(f"wrote {args.out}/model.keras and summary.json")
+    return 0
+
+
+def _evaluate(args) -> int:
+    import keras
+
+    from .recipes import evaluate_contrastive, evaluate_twin
+
+    if not args.model.is_file():
+        raise ValueError(f"model file not found: {args.model}; train one with `siamese-kit train`.")
+    model = keras.saving.load_model(args.model, safe_mode=True)
+    if model.score_kind == "distance":
+        from .data import load_dataset
+
+        _, validation_set = load_dataset("mnist", "train").split(1 / 12, seed=args.seed)
+        results = evaluate_contrastive(model, load_dataset("mnist", "test"), validation_set, seed=args.seed)
+        keys = ("test_centroid_accuracy", "pair_accuracy", "pair_threshold")
+    else:
+        from .data import load_omniglot
+
+        size = int(model.encoder.input_shape[1])
+        results = evaluate_twin(model, load_omniglot("images_evaluation", image_size=size), seed=args.seed)
+        keys = ("pair_accuracy_750", "pair_accuracy_10k", "roc_auc")
+    summary = {key: round(float(results[key]), 4) for key in keys}
+    out = args.model.with_name("evaluation.json")
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary))
+    print(f"wrote {out}")
+    return 0
 
 
 def _data_fetch(args) -> int:
@@ -118,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _build_parser().parse_args(argv)
-    handlers = {"demo": _demo, "info": _info}
+    handlers = {"demo": _demo, "info": _info, "train": _train, "evaluate": _evaluate}
     if args.command == "data":
         handler = _data_fetch if args.data_command == "fetch" else _data_where
     else:

@@ -28,8 +28,31 @@ from .training import InverseDecay, StepLogger
 OPTIMIZERS = ("adam", "caffe-sgd")
 
 
+class _RecipeSettings:
+    """What every recipe dataclass shares: building it from a dict such as a JSON config."""
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        """Builds a recipe from a dict (for example a JSON config), refusing unknown keys.
+
+        Args:
+            values: field name -> value.
+
+        Returns:
+            the recipe.
+
+        Raises:
+            ValueError: naming unknown keys and listing the known ones.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown setting(s) {unknown}; known: {sorted(known)}.")
+        return cls(**values)
+
+
 @dataclass
-class ContrastiveRecipe:
+class ContrastiveRecipe(_RecipeSettings):
     """Hyperparameters of the contrastive MNIST recipe.
 
     Args:
@@ -69,22 +92,6 @@ class ContrastiveRecipe:
                 raise ValueError(f"ContrastiveRecipe: {name} must be a positive integer, got {value!r}.")
         if self.margin <= 0:
             raise ValueError(f"ContrastiveRecipe: margin must be > 0, got {self.margin}.")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "ContrastiveRecipe":
-        """Builds a recipe from a dict (for example a JSON config), refusing unknown keys.
-
-        Args:
-            values: field name -> value.
-
-        Returns:
-            ContrastiveRecipe.
-        """
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"ContrastiveRecipe: unknown setting(s) {unknown}; known: {sorted(known)}.")
-        return cls(**values)
 
 
 def build_contrastive_model(recipe: ContrastiveRecipe, input_shape, num_classes: int) -> SiameseModel:
@@ -214,31 +221,225 @@ def run_contrastive(
         "recipe": asdict(recipe),
     }
     if out_dir is not None:
-        _write_contrastive_outputs(Path(out_dir), model, logger, test_set, results, summary)
-        summary["seconds"] = round(time.perf_counter() - start, 1)
-        (Path(out_dir) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        predictions = predict_same(results["pair_scores"], results["pair_threshold"], model.score_kind)
+        _write_outputs(Path(out_dir), model, summary, {
+            "prediction_grid.png": lambda plotting: plotting.pair_set_grid(
+                test_set, results["pairs"], predictions=predictions, scores=results["pair_scores"],
+                count=20, score_name="distance",
+                title=f"Test pairs (threshold {results['pair_threshold']:.2f} from validation pairs)"),
+            "embedding.png": lambda plotting: plotting.embedding_scatter(
+                results["test_embeddings"], test_set.labels, class_names=test_set.class_names,
+                centroids=np.asarray(model.decoder.centroids),
+                title=f"Test embeddings: nearest-centroid accuracy {summary['test_centroid_accuracy']:.4f}"),
+            "training_curve.png": lambda plotting: plotting.training_curves(logger.history(), x_label="step"),
+        })
     return summary
 
 
-def _write_contrastive_outputs(out_dir: Path, model, logger, test_set, results, summary) -> None:
+TWIN_ENCODERS = ("conv4", "koch_105")
+
+
+@dataclass
+class TwinRecipe(_RecipeSettings):
+    """Hyperparameters of the twin-classifier Omniglot recipe (binary cross-entropy on pairs).
+
+    The defaults are the toolkit's CPU recipe (a small `conv4` tower at 28 px). `TwinRecipe.faithful()`
+    gives the MATLAB example's settings: `koch_105` at 105 px, 180 pairs per step, 10,000 steps,
+    Adam at 6e-5 with decays 0.9 and 0.99.
+
+    Args:
+        encoder: `"conv4"` (CPU recipe) or `"koch_105"` (the tutorial's tower).
+        image_size: side of the square images the tower sees (28, 52 or 105).
+        feature_dim: size of the sigmoid features fed to the head.
+        width: filters per conv block of the `conv4` tower (compute grows with its square).
+        iterations: training steps.
+        batch_size: pairs per step, each same-class with probability 1/2.
+        learning_rate: initial Adam learning rate.
+        beta_1, beta_2: Adam's gradient and squared-gradient decays.
+        schedule: `"cosine"` decay to zero over the run, or `"constant"` (the tutorial).
+        negatives: `"any"` class, or `"same_group"` (another character of the same alphabet).
+        jit_compile: compile the training step with XLA.
+        mixed_precision: compute in float16 where safe (a GPU option; slower on most CPUs).
+        seed: seeds weights and the pair stream.
+    """
+
+    encoder: str = "conv4"
+    image_size: int = 28
+    feature_dim: int = 256
+    width: int = 32
+    iterations: int = 6000
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    beta_1: float = 0.9
+    beta_2: float = 0.99
+    schedule: str = "cosine"
+    negatives: str = "any"
+    jit_compile: bool = False
+    mixed_precision: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.encoder not in TWIN_ENCODERS:
+            raise ValueError(f"TwinRecipe: encoder must be one of {TWIN_ENCODERS}, got {self.encoder!r}.")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"TwinRecipe: schedule must be 'cosine' or 'constant', got {self.schedule!r}.")
+        for name in ("image_size", "feature_dim", "width", "iterations", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"TwinRecipe: {name} must be a positive integer, got {value!r}.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"TwinRecipe: learning_rate must be > 0, got {self.learning_rate}.")
+
+    @classmethod
+    def faithful(cls, **changes) -> "TwinRecipe":
+        """The MATLAB twin-network example's settings (a GPU recipe), with optional changes.
+
+        Args:
+            **changes: fields to override.
+
+        Returns:
+            TwinRecipe.
+        """
+        settings = dict(encoder="koch_105", image_size=105, feature_dim=4096, iterations=10_000,
+                        batch_size=180, learning_rate=6e-5, beta_1=0.9, beta_2=0.99, schedule="constant")
+        settings.update(changes)
+        return cls(**settings)
+
+
+
+def build_twin_model(recipe: TwinRecipe, channels: int = 1) -> SiameseModel:
+    """A compiled twin classifier: shared tower, `TwinClassifierHead`, binary cross-entropy.
+
+    Args:
+        recipe: hyperparameters.
+        channels: image channels.
+
+    Returns:
+        compiled SiameseModel whose pair score is the probability of "same".
+    """
+    from .layers import TwinClassifierHead
+    from .models.encoders import conv4, koch_105
+
+    keras.mixed_precision.set_global_policy("mixed_float16" if recipe.mixed_precision else "float32")
+    keras.utils.set_random_seed(recipe.seed)
+    shape = (recipe.image_size, recipe.image_size, channels)
+    if recipe.encoder == "koch_105":
+        encoder = koch_105(shape, feature_dim=recipe.feature_dim)
+    else:
+        encoder = conv4(shape, feature_dim=recipe.feature_dim, width=recipe.width)
+    model = SiameseModel(encoder, TwinClassifierHead())
+    rate = recipe.learning_rate
+    if recipe.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(recipe.learning_rate, recipe.iterations)
+    optimizer = keras.optimizers.Adam(rate, beta_1=recipe.beta_1, beta_2=recipe.beta_2)
+    model.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy(), jit_compile=recipe.jit_compile)
+    return model
+
+
+def evaluate_twin(model: SiameseModel, eval_set: ImageSet, seed: int = 0, num_pairs: int = 10_000) -> dict:
+    """The tutorial's evaluation and more: 5 mini-batches of 150 random pairs at threshold 0.5, a
+    larger seeded pair set, and ROC AUC, from embeddings computed once.
+
+    Args:
+        model: a trained twin classifier.
+        eval_set: held-out images (the evaluation alphabets).
+        seed: pair-set seed.
+        num_pairs: size of the larger pair set.
+
+    Returns:
+        dict with `pair_accuracy_750`, `pair_accuracy_10k`, `roc_auc`, the large `pairs` and their
+        `pair_scores`.
+    """
+    from .evaluation import roc_auc
+
+    embeddings = model.embed(eval_set)
+    batch_accuracies = []
+    for batch in range(5):
+        pairs = fixed_pairs(eval_set, 150, seed=seed + 100 + batch, mode="random")
+        scores = pair_scores(model, embeddings, pairs)
+        batch_accuracies.append(pair_accuracy(scores, pairs.pair_label, 0.5, model.score_kind))
+    pairs = fixed_pairs(eval_set, num_pairs, seed=seed, mode="random")
+    scores = pair_scores(model, embeddings, pairs)
+    return {
+        "pair_accuracy_750": float(np.mean(batch_accuracies)),
+        "pair_accuracy_10k": pair_accuracy(scores, pairs.pair_label, 0.5, model.score_kind),
+        "roc_auc": roc_auc(scores, pairs.pair_label, model.score_kind),
+        "pairs": pairs,
+        "pair_scores": scores,
+    }
+
+
+def run_twin(
+    train_set: ImageSet,
+    eval_set: ImageSet,
+    recipe: TwinRecipe,
+    out_dir: str | Path | None = None,
+    monitor=None,
+) -> dict:
+    """Trains the twin classifier with the custom loop, evaluates it, and optionally writes results.
+
+    Args:
+        train_set: training images at `recipe.image_size` (the background alphabets).
+        eval_set: held-out images at the same size (the evaluation alphabets).
+        recipe: hyperparameters.
+        out_dir: where to write `model.keras`, `summary.json`, `prediction_grid.png`,
+            `training_curve.png`; None writes nothing.
+        monitor: a `TrainingMonitor`; default a terminal progress bar.
+
+    Returns:
+        the summary dict: `pair_accuracy_750`, `pair_accuracy_10k`, `roc_auc`, `iterations`,
+        `batch_size`, `image_size`, `encoder`, `seconds`, `device`, the recipe.
+    """
+    from .training import TerminalMonitor, train_loop
+
+    for imageset, role in ((train_set, "train_set"), (eval_set, "eval_set")):
+        if imageset.image_shape[:2] != (recipe.image_size, recipe.image_size):
+            raise ValueError(
+                f"run_twin: {role} images are {imageset.image_shape[:2]}, the recipe expects "
+                f"{recipe.image_size}x{recipe.image_size}; load with image_size={recipe.image_size}."
+            )
+    start = time.perf_counter()
+    device = device_report()
+    model = build_twin_model(recipe, train_set.image_shape[-1])
+    stream = pair_stream(train_set, recipe.batch_size, seed=recipe.seed, mode="random", negatives=recipe.negatives)
+    monitor = monitor or TerminalMonitor(recipe.iterations, recipe.batch_size, record_every=max(1, recipe.iterations // 200))
+    trained = train_loop(model, stream, recipe.iterations, monitor=monitor, jit_compile=recipe.jit_compile)
+    results = evaluate_twin(model, eval_set, seed=recipe.seed)
+    summary = {
+        "pair_accuracy_750": round(results["pair_accuracy_750"], 4),
+        "pair_accuracy_10k": round(results["pair_accuracy_10k"], 4),
+        "roc_auc": round(results["roc_auc"], 4),
+        "iterations": trained["steps_done"],
+        "batch_size": recipe.batch_size,
+        "image_size": recipe.image_size,
+        "encoder": recipe.encoder,
+        "train_seconds": round(trained["seconds"], 1),
+        "seconds": round(time.perf_counter() - start, 1),
+        "device": device,
+        "recipe": asdict(recipe),
+    }
+    if out_dir is not None:
+        from .evaluation import predict_same
+
+        predictions = predict_same(results["pair_scores"], 0.5, model.score_kind)
+        _write_outputs(
+            Path(out_dir), model, summary, {
+                "prediction_grid.png": lambda plotting: plotting.pair_set_grid(
+                    eval_set, results["pairs"], predictions=predictions, scores=results["pair_scores"],
+                    count=10, score_name="score", title="Evaluation pairs: target, prediction, score"),
+                "training_curve.png": lambda plotting: plotting.training_curves(
+                    trained["history"], x_label="step", title="Binary cross-entropy while training"),
+            },
+        )
+    return summary
+
+
+def _write_outputs(out_dir: Path, model, summary: dict, figures: dict) -> None:
+    """Saves the model, each figure (built lazily by `figures[name](plotting)`) and summary.json."""
     from . import plotting
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "model.keras")
-    pairs = results["pairs"]
-    predictions = predict_same(results["pair_scores"], results["pair_threshold"], model.score_kind)
-    figures = {
-        "prediction_grid.png": plotting.pair_set_grid(
-            test_set, pairs, predictions=predictions, scores=results["pair_scores"], count=20,
-            score_name="distance",
-            title=f"Test pairs (threshold {results['pair_threshold']:.2f} from validation pairs)",
-        ),
-        "embedding.png": plotting.embedding_scatter(
-            results["test_embeddings"], test_set.labels, class_names=test_set.class_names,
-            centroids=np.asarray(model.decoder.centroids),
-            title=f"Test embeddings: nearest-centroid accuracy {summary['test_centroid_accuracy']:.4f}",
-        ),
-        "training_curve.png": plotting.training_curves(logger.history(), x_label="step"),
-    }
-    for filename, figure in figures.items():
-        figure.savefig(out_dir / filename, dpi=100, bbox_inches="tight")
+    for filename, draw in figures.items():
+        draw(plotting).savefig(out_dir / filename, dpi=100, bbox_inches="tight")
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

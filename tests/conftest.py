@@ -1,4 +1,4 @@
-"""Shared fixtures: small synthetic image sets, and real MNIST when it has been fetched."""
+"""Shared fixtures: small synthetic image sets, and real MNIST and Omniglot when they are there."""
 
 import os
 
@@ -7,7 +7,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from siamese_kit.data import DataError, ImageSet, load_dataset
+from siamese_kit.data import OMNIGLOT_SPLITS, DataError, ImageSet, load_dataset, omniglot_dir
 
 
 def make_imageset(num_classes=4, per_class=6, size=8, seed=0, name="synthetic"):
@@ -34,3 +34,22 @@ def mnist():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true and MNIST is missing: {error}")
         pytest.skip(f"MNIST not fetched ({error})")
+
+
+@pytest.fixture(scope="session")
+def omniglot_dir_or_skip():
+    """The folder of the real Omniglot zips; in CI a missing copy fails instead of skipping."""
+    folder = omniglot_dir()
+    if folder is not None and any(
+        (folder / f"{split}.zip").is_file() or (folder / split).is_dir() for split in OMNIGLOT_SPLITS
+    ):
+        return folder
+    message = (
+        f"Omniglot not found (looked in {folder or 'SIAMESE_KIT_OMNIGLOT / <data home>/omniglot'}): "
+        "set SIAMESE_KIT_OMNIGLOT to a folder holding images_background.zip and "
+        "images_evaluation.zip from https://github.com/brendenlake/omniglot (python/), e.g. "
+        "../shared/data/omniglot"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and {message}")
+    pytest.skip(message)

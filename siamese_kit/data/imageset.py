@@ -165,6 +165,33 @@ class ImageSet:
             self.subset(np.flatnonzero(held), name=f"{self.name}[held out]"),
         )
 
+    def split_groups(self, count: int, seed: int = 0) -> tuple["ImageSet", "ImageSet"]:
+        """Hold out whole groups (Omniglot alphabets), so validation classes are never trained on.
+
+        Args:
+            count: number of groups to hold out, at least 1 and fewer than the groups present.
+            seed: which groups; the same seed gives the same split.
+
+        Returns:
+            `(kept, held_out)`.
+
+        Raises:
+            DataError: if the set has no groups or `count` is out of range.
+        """
+        if self.groups is None:
+            raise DataError(f"{self.name}: split_groups needs groups (for Omniglot, the alphabets).")
+        present = np.unique(self.groups)
+        if not 1 <= count < len(present):
+            raise DataError(
+                f"{self.name}: split_groups count must be between 1 and {len(present) - 1}, got {count}."
+            )
+        held_groups = np.random.default_rng(seed).choice(present, size=count, replace=False)
+        held = np.isin(self.groups, held_groups)
+        return (
+            self.subset(np.flatnonzero(~held), name=f"{self.name}[kept]"),
+            self.subset(np.flatnonzero(held), name=f"{self.name}[held out]"),
+        )
+
     def require_pairs(self, min_per_class: int = 2) -> None:
         """Check that same-class pairs can be drawn.
 

@@ -6,6 +6,9 @@ A stream keeps the images of one `ImageSet` as a single uint8 tensor and, for ea
 indices with stateless random ops seeded by `(seed, batch number)`. Memory stays O(N) and the same
 seed gives the same stream; starting at batch `k` gives exactly the batches an uninterrupted stream
 would have given from `k` on, which is what resuming a run needs.
+
+Negatives (different-class pairs) pair any two classes by default; with `negatives="same_group"` the
+second class comes from the first one's group (Omniglot: the same alphabet), which makes them harder.
 """
 
 from __future__ import annotations
@@ -18,12 +21,18 @@ import tensorflow as tf
 from .imageset import DataError, ImageSet
 
 PAIR_MODES = ("alternate", "random")
+PAIR_NEGATIVES = ("any", "same_group")
 
 
 class _ClassTables:
-    """Per-class index tables of an ImageSet, as tensors: `order[starts[c] + j]` is image j of class c."""
+    """Per-class index tables of an ImageSet, as tensors: `order[starts[c] + j]` is image j of class c.
 
-    def __init__(self, imageset: ImageSet):
+    With `negatives="same_group"` it also holds per-group class tables: the classes present in
+    group g are `group_classes[group_starts[g] : group_starts[g] + group_counts[g]]`, class c is
+    entry `class_slot[c]` of its group's list, and `class_group[c]` is its group.
+    """
+
+    def __init__(self, imageset: ImageSet, negatives: str = "any"):
         order = np.argsort(imageset.labels, kind="stable")
         counts = np.bincount(imageset.labels, minlength=imageset.num_classes)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -32,6 +41,43 @@ class _ClassTables:
         self.counts = tf.constant(counts, dtype=tf.int32)
         self.present = tf.constant(np.flatnonzero(counts >= 1), dtype=tf.int32)
         self.pairable = tf.constant(np.flatnonzero(counts >= 2), dtype=tf.int32)
+        if negatives == "same_group":
+            self._build_group_tables(imageset, counts)
+
+    def _build_group_tables(self, imageset: ImageSet, counts: np.ndarray) -> None:
+        labels, groups = imageset.labels, imageset.groups
+        present = np.flatnonzero(counts >= 1)
+        class_group = np.zeros(imageset.num_classes, dtype=np.int64)
+        class_group[labels] = groups
+        # A class split over groups has no "its group": refuse rather than pick one silently.
+        mixed = np.unique(labels[class_group[labels] != groups])
+        if len(mixed):
+            c = mixed[0]
+            found = sorted(imageset.group_names[g] for g in np.unique(groups[labels == c]))
+            raise DataError(
+                f"{imageset.name}: class {imageset.class_names[c]!r} has images in groups "
+                f"{found}; negatives='same_group' needs every class inside one group. Fix the "
+                "groups, or use negatives='any'."
+            )
+        by_group = present[np.argsort(class_group[present], kind="stable")]
+        group_counts = np.bincount(class_group[present], minlength=int(groups.max()) + 1)
+        group_starts = np.concatenate([[0], np.cumsum(group_counts)[:-1]])
+        class_slot = np.zeros(imageset.num_classes, dtype=np.int64)
+        class_slot[by_group] = np.arange(len(by_group)) - group_starts[class_group[by_group]]
+        self.group_classes = tf.constant(by_group, dtype=tf.int32)
+        self.group_starts = tf.constant(group_starts, dtype=tf.int32)
+        self.group_counts = tf.constant(group_counts, dtype=tf.int32)
+        self.class_group = tf.constant(class_group, dtype=tf.int32)
+        self.class_slot = tf.constant(class_slot, dtype=tf.int32)
+
+    def same_group_partner(self, classes, uniform, fallback):
+        """A different class of the same group as each of `classes`; `fallback` where it is alone."""
+        group = tf.gather(self.class_group, classes)
+        size = tf.gather(self.group_counts, group)
+        # Offsetting by 1..size-1 within the group's list never lands on the class itself.
+        slot = (tf.gather(self.class_slot, classes) + 1 + _uniform_int(uniform, size - 1)) % size
+        partner = tf.gather(self.group_classes, tf.gather(self.group_starts, group) + slot)
+        return tf.where(size > 1, partner, fallback)
 
     def image_index(self, classes, positions):
         return tf.gather(self.order, tf.gather(self.starts, classes) + positions)
@@ -43,8 +89,10 @@ def _uniform_int(uniform, upper):
     return tf.minimum(tf.cast(tf.floor(uniform * upper), tf.int32), tf.cast(upper, tf.int32) - 1)
 
 
-def _sample_pair_indices(tables: _ClassTables, batch_size: int, seed, batch_number, mode: str):
-    """Draws one batch of pair indices.
+def _sample_pair_indices(
+    tables: _ClassTables, batch_size: int, seed, batch_number, mode: str, negatives: str = "any"
+):
+    """Draws one batch of pair indices; `tables` must have been built for `negatives`.
 
     Returns:
         `(index_a, index_b, pair_label)`, int32 `[batch_size]` each; pair_label 1 = same class.
@@ -71,6 +119,9 @@ def _sample_pair_indices(tables: _ClassTables, batch_size: int, seed, batch_numb
     other_slot = (first_slot + 1 + _uniform_int(uniforms[3], num_present - 1)) % num_present
     diff_first_class = tf.gather(tables.present, first_slot)
     diff_second_class = tf.gather(tables.present, other_slot)
+    if negatives == "same_group":
+        # Reusing the "any" draw as the fallback keeps lone-class groups on the usual sampler.
+        diff_second_class = tables.same_group_partner(diff_first_class, uniforms[3], diff_second_class)
     diff_first = _uniform_int(uniforms[1], tf.gather(tables.counts, diff_first_class))
     diff_second = _uniform_int(uniforms[2], tf.gather(tables.counts, diff_second_class))
 
@@ -87,7 +138,7 @@ def _sample_pair_indices(tables: _ClassTables, batch_size: int, seed, batch_numb
     return index_a, index_b, tf.cast(is_same, tf.int32)
 
 
-def _check_stream_args(imageset: ImageSet, batch_size: int, mode: str) -> None:
+def _check_stream_args(imageset: ImageSet, batch_size: int, mode: str, negatives: str = "any") -> None:
     if not isinstance(imageset, ImageSet):
         raise DataError(
             f"pair_stream: expected an ImageSet, got {type(imageset).__name__}; build one with "
@@ -95,6 +146,17 @@ def _check_stream_args(imageset: ImageSet, batch_size: int, mode: str) -> None:
         )
     if mode not in PAIR_MODES:
         raise DataError(f"pair_stream: mode must be one of {PAIR_MODES}, got {mode!r}.")
+    if negatives not in PAIR_NEGATIVES:
+        raise DataError(
+            f"pair_stream: negatives must be one of {PAIR_NEGATIVES}, got {negatives!r}."
+        )
+    if negatives == "same_group" and imageset.groups is None:
+        raise DataError(
+            f"pair_stream: negatives='same_group' needs an ImageSet with groups, and "
+            f"{imageset.name!r} has none. Load it with groups (load_omniglot, or "
+            "load_image_folder(..., class_levels=2)), pass groups= to ImageSet, or use "
+            "negatives='any'."
+        )
     if not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= 1_000_000:
         raise DataError(
             f"pair_stream: batch_size must be an integer between 1 and 1,000,000, got {batch_size!r}."
@@ -108,6 +170,7 @@ def pair_stream(
     seed: int = 0,
     mode: str = "alternate",
     start_batch: int = 0,
+    negatives: str = "any",
 ) -> tf.data.Dataset:
     """An infinite, batched, seeded stream of image pairs.
 
@@ -123,6 +186,11 @@ def pair_stream(
             of each even-sized batch is same-class), `"random"` for each pair same-class with
             probability 1/2 (the MATLAB getTwinBatch).
         start_batch: index of the first batch, to resume a stream where a run stopped.
+        negatives: which classes a different-class pair (pair_label 0) joins: `"any"` two
+            distinct classes, or `"same_group"` a class and another class of the same group
+            (Omniglot: the same alphabet), which makes negatives harder. The first class is drawn
+            uniformly either way; a class alone in its group is paired with any other class.
+            `"same_group"` needs `imageset.groups`.
 
     Returns:
         `tf.data.Dataset` of `(features, pair_label)` batches, prefetched.
@@ -134,13 +202,15 @@ def pair_stream(
         >>> stream = pair_stream(train_set, batch_size=64, seed=1)
         >>> features, pair_label = next(iter(stream))
     """
-    _check_stream_args(imageset, batch_size, mode)
-    tables = _ClassTables(imageset)
+    _check_stream_args(imageset, batch_size, mode, negatives)
+    tables = _ClassTables(imageset, negatives)
     images = tf.constant(imageset.images)
     labels = tf.constant(imageset.labels, dtype=tf.int32)
 
     def make_batch(batch_number):
-        index_a, index_b, pair_label = _sample_pair_indices(tables, batch_size, seed, batch_number, mode)
+        index_a, index_b, pair_label = _sample_pair_indices(
+            tables, batch_size, seed, batch_number, mode, negatives
+        )
         features = {
             "image_a": tf.gather(images, index_a),
             "image_b": tf.gather(images, index_b),
@@ -174,7 +244,13 @@ class PairSet:
         return len(self.pair_label)
 
 
-def fixed_pairs(imageset: ImageSet, num_pairs: int, seed: int = 0, mode: str = "alternate") -> PairSet:
+def fixed_pairs(
+    imageset: ImageSet,
+    num_pairs: int,
+    seed: int = 0,
+    mode: str = "alternate",
+    negatives: str = "any",
+) -> PairSet:
     """A reproducible evaluation pair set, drawn by the same sampler as `pair_stream`.
 
     Args:
@@ -182,12 +258,16 @@ def fixed_pairs(imageset: ImageSet, num_pairs: int, seed: int = 0, mode: str = "
         num_pairs: number of pairs.
         seed: the same seed gives the same pairs.
         mode: `"alternate"` or `"random"`, as in `pair_stream`.
+        negatives: `"any"` or `"same_group"` (harder, within-group negatives), as in `pair_stream`.
 
     Returns:
-        PairSet of `num_pairs` index pairs with their pair labels (1 = same class).
+        PairSet of `num_pairs` index pairs with their pair labels (1 = same class, 0 = different).
+
+    Raises:
+        DataError: for a bad argument or an ImageSet that cannot give pairs.
     """
-    _check_stream_args(imageset, num_pairs, mode)
+    _check_stream_args(imageset, num_pairs, mode, negatives)
     index_a, index_b, pair_label = _sample_pair_indices(
-        _ClassTables(imageset), num_pairs, seed, 0, mode
+        _ClassTables(imageset, negatives), num_pairs, seed, 0, mode, negatives
     )
     return PairSet(index_a.numpy(), index_b.numpy(), pair_label.numpy())

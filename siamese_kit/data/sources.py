@@ -199,6 +199,7 @@ def load_image_folder(
     image_size: tuple[int, int] | None = None,
     color_mode: str = "grayscale",
     name: str | None = None,
+    class_levels: int = 1,
 ) -> ImageSet:
     """Create a dataset from your own images: one subfolder per class, in a folder or a `.zip`.
 
@@ -209,15 +210,23 @@ def load_image_folder(
     png/jpg/jpeg/bmp/gif are ignored, as are files lying beside the class folders. A zip is read in
     place, never extracted.
 
+    With `class_levels=2` a class is a folder inside a group folder, `path/<group>/<class>/<image>`
+    (Omniglot: `images_background/<Alphabet>/characterNN/<id>_<drawer>.png`). The class is then
+    named `"<group>/<class>"`, classes are numbered in sorted `(group, class)` order, and the
+    ImageSet gets `groups` (index of each image's group folder) and `group_names` (the sorted group
+    folder names). Images lying directly in a group folder are ignored.
+
     Args:
         path: a folder or a `.zip` file.
         image_size: `(height, width)` to resize every image to while loading; without it all images
             must already have the same size.
         color_mode: `"grayscale"` (1 channel) or `"rgb"` (3 channels).
         name: name of the ImageSet; defaults to the folder or zip name.
+        class_levels: `1` for `<class>/<image>`, `2` for `<group>/<class>/<image>`.
 
     Returns:
-        ImageSet of uint8 images `[N, H, W, C]`, class names sorted, images in sorted path order.
+        ImageSet of uint8 images `[N, H, W, C]`, class names sorted, images in sorted path order;
+        with `class_levels=2` also `groups` and `group_names`.
 
     Raises:
         DataError: if the path is missing, the zip holds an absolute or `..` member, there are no
@@ -225,9 +234,28 @@ def load_image_folder(
             size and no `image_size` is given (naming two files and their sizes), or an argument
             is invalid.
     """
+    return _read_image_folder(
+        path, image_size, color_mode, name, class_levels, Image.Resampling.BILINEAR
+    )
+
+
+def _read_image_folder(
+    path: str | os.PathLike,
+    image_size: tuple[int, int] | None,
+    color_mode: str,
+    name: str | None,
+    class_levels: int,
+    resample: int,
+) -> ImageSet:
+    """`load_image_folder` with the resampling filter as an argument, for loaders that need another."""
     path = Path(path)
     if color_mode not in COLOR_MODES:
         raise DataError(f"color_mode must be one of {sorted(COLOR_MODES)}, got {color_mode!r}.")
+    if class_levels not in (1, 2) or isinstance(class_levels, bool):
+        raise DataError(
+            f"class_levels must be 1 (<class>/<image>) or 2 (<group>/<class>/<image>), got "
+            f"{class_levels!r}."
+        )
     if image_size is not None:
         if (
             not isinstance(image_size, (tuple, list))
@@ -250,7 +278,10 @@ def load_image_folder(
             dirs[:] = [d for d in dirs if not _skipped(d)]  # don't descend into .git and the like
             parts = Path(root).relative_to(path).parts
             members.extend(parts + (f,) for f in files)
-        return _load_members(path, members, _FolderReader(path), image_size, color_mode, name)
+        reader = _FolderReader(path)
+        return _load_members(
+            path, members, reader, image_size, color_mode, name, class_levels, resample
+        )
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
@@ -264,7 +295,10 @@ def load_image_folder(
             _check_member_name(path, info.filename)
             if not info.is_dir():
                 members.append(tuple(info.filename.split("/")))
-        return _load_members(path, members, _ZipReader(path, archive), image_size, color_mode, name)
+        reader = _ZipReader(path, archive)
+        return _load_members(
+            path, members, reader, image_size, color_mode, name, class_levels, resample
+        )
 
 
 def _check_member_name(zip_path: Path, member: str) -> None:
@@ -287,12 +321,13 @@ def _wanted(member: tuple[str, ...]) -> bool:
     return not any(_skipped(p) for p in member) and member[-1].lower().endswith(IMAGE_SUFFIXES)
 
 
-def _class_root(members: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
-    """The folder (as path parts) whose subfolders are the classes.
+def _class_root(members: Sequence[tuple[str, ...]], class_levels: int = 1) -> tuple[str, ...]:
+    """The folder (as path parts) whose subfolders are the classes (or, with 2 levels, the groups).
 
-    Going down while the current folder holds no images and exactly one subfolder, and that
-    subfolder itself holds no images directly, skips the wrapper folders a zip tool adds, yet keeps
-    a single class folder of images as a class.
+    Going down while the current folder holds no images and exactly one subfolder, and every image
+    below that subfolder still lies at least `class_levels + 1` levels deep in it (inside a class
+    folder), skips the wrapper folders a zip tool adds, yet keeps a lone class folder of images as a
+    class and a lone group folder of class folders as a group.
     """
 
     def listing(prefix):
@@ -300,17 +335,18 @@ def _class_root(members: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
         below = [m for m in members if m[:n] == prefix]
         files = [p for p in below if len(p) == n + 1]
         dirs = sorted({p[n] for p in below if len(p) > n + 1})
-        return files, dirs
+        return below, files, dirs
 
     root: tuple[str, ...] = ()
     while True:
-        files, dirs = listing(root)
+        _, files, dirs = listing(root)
         if files or len(dirs) != 1:
             return root
-        child_files, child_dirs = listing(root + (dirs[0],))
-        if child_files or not child_dirs:
+        child = root + (dirs[0],)
+        below, _, _ = listing(child)
+        if any(len(m) <= len(child) + class_levels for m in below):
             return root
-        root = root + (dirs[0],)
+        root = child
 
 
 def _load_members(
@@ -320,33 +356,54 @@ def _load_members(
     image_size: tuple[int, int] | None,
     color_mode: str,
     name: str,
+    class_levels: int = 1,
+    resample: int = Image.Resampling.BILINEAR,
 ) -> ImageSet:
     images_found = sorted(m for m in members if _wanted(m))
+    example = "cats/1.png" if class_levels == 1 else "animals/cats/1.png"
     if not images_found:
         raise DataError(
             f"No images in {source}: expected one subfolder per class holding "
-            f"{'/'.join(IMAGE_SUFFIXES)} files, e.g. {source}/cats/1.png."
+            f"{'/'.join(IMAGE_SUFFIXES)} files, e.g. {source}/{example}."
         )
-    root = _class_root(images_found)
+    root = _class_root(images_found, class_levels)
     depth = len(root)
-    in_classes = [m for m in images_found if m[:depth] == root and len(m) > depth + 1]
+    in_classes = [
+        m for m in images_found if m[:depth] == root and len(m) > depth + class_levels
+    ]
     where = f"{source}/{'/'.join(root)}" if root else str(source)
     if not in_classes:
+        if class_levels == 1:
+            fix = f"e.g. {where}/cats/1.png and {where}/dogs/1.png"
+        else:
+            fix = (
+                "inside a group folder (class_levels=2), e.g. "
+                f"{where}/animals/cats/1.png and {where}/animals/dogs/1.png"
+            )
         raise DataError(
             f"{where} holds images but no class subfolders; put each class's images in a folder of "
-            f"its own, e.g. {where}/cats/1.png and {where}/dogs/1.png."
+            f"its own, {fix}."
         )
     # Every folder at the class level is a class, even an empty one, so two sets (train/test) made
-    # from the same folder names get the same label numbers.
-    class_names = sorted({m[depth] for m in in_classes} | reader.subfolders(root))
-    index = {c: i for i, c in enumerate(class_names)}
-    labels = np.array([index[m[depth]] for m in in_classes], dtype=np.int64)
+    # from the same folder names get the same label numbers. Sorting the part tuples (not the
+    # joined names) keeps each group's classes together.
+    keys = sorted(
+        {m[depth : depth + class_levels] for m in in_classes} | reader.subfolders(root, class_levels)
+    )
+    index = {k: i for i, k in enumerate(keys)}
+    labels = np.array([index[m[depth : depth + class_levels]] for m in in_classes], dtype=np.int64)
+    class_names = tuple("/".join(k) for k in keys)
+    groups, group_names = None, ()
+    if class_levels == 2:
+        group_names = tuple(sorted({k[0] for k in keys}))
+        group_index = {g: i for i, g in enumerate(group_names)}
+        groups = np.array([group_index[m[depth]] for m in in_classes], dtype=np.int64)
 
     mode, channels = COLOR_MODES[color_mode]
     images = None
     first = None
     for i, member in enumerate(in_classes):
-        pixels = _decode(reader, member, mode, image_size)
+        pixels = _decode(reader, member, mode, image_size, resample)
         if images is None:
             # Allocate once from the first image's size: no list of N arrays, no second copy.
             images = np.empty((len(in_classes),) + pixels.shape[:2] + (channels,), dtype=np.uint8)
@@ -358,20 +415,29 @@ def _load_members(
                 "width) to resize every image while loading."
             )
         images[i] = pixels.reshape(pixels.shape[:2] + (channels,))
-    return ImageSet(images=images, labels=labels, class_names=tuple(class_names), name=name)
+    return ImageSet(
+        images=images,
+        labels=labels,
+        class_names=class_names,
+        groups=groups,
+        group_names=group_names,
+        name=name,
+    )
 
 
 def _hw(shape) -> str:
     return f"{shape[0]}x{shape[1]} (HxW)"
 
 
-def _decode(reader, member: tuple[str, ...], mode: str, image_size) -> np.ndarray:
+def _decode(
+    reader, member: tuple[str, ...], mode: str, image_size, resample=Image.Resampling.BILINEAR
+) -> np.ndarray:
     """Pixels `[H, W]` or `[H, W, 3]` of one member, converted to `mode` and resized once."""
     try:
         with Image.open(io.BytesIO(reader.read(member))) as img:
             img = img.convert(mode)
             if image_size is not None and img.size != (image_size[1], image_size[0]):
-                img = img.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
+                img = img.resize((image_size[1], image_size[0]), resample)
             return np.asarray(img, dtype=np.uint8)
     except Exception as e:  # PIL signals bad data with many exception types; all mean unreadable
         raise DataError(
@@ -392,9 +458,17 @@ class _FolderReader:
     def describe(self, member: tuple[str, ...]) -> str:
         return str(self.root.joinpath(*member))
 
-    def subfolders(self, parts: tuple[str, ...]) -> set[str]:
-        folder = self.root.joinpath(*parts)
-        return {p.name for p in folder.iterdir() if p.is_dir() and not _skipped(p.name)}
+    def subfolders(self, parts: tuple[str, ...], levels: int = 1) -> set[tuple[str, ...]]:
+        """Folders exactly `levels` below `parts`, as name tuples, hidden ones left out."""
+        found = {()}
+        for _ in range(levels):
+            found = {
+                f + (p.name,)
+                for f in found
+                for p in self.root.joinpath(*parts, *f).iterdir()
+                if p.is_dir() and not _skipped(p.name)
+            }
+        return found
 
 
 class _ZipReader:
@@ -410,18 +484,66 @@ class _ZipReader:
     def describe(self, member: tuple[str, ...]) -> str:
         return f"{self.zip_path} member {'/'.join(member)!r}"
 
-    def subfolders(self, parts: tuple[str, ...]) -> set[str]:
+    def subfolders(self, parts: tuple[str, ...], levels: int = 1) -> set[tuple[str, ...]]:
+        """Folders exactly `levels` below `parts`, as name tuples, hidden ones left out."""
         n = len(parts)
-        names = set()
+        found = set()
         for info in self.archive.infolist():
             p = tuple(s for s in info.filename.split("/") if s)
             # A folder appears either as its own directory entry or as a prefix of a file path.
-            if p[:n] == parts and len(p) > n + (0 if info.is_dir() else 1):
-                names.add(p[n])
-        return {s for s in names if not _skipped(s)}
+            if p[:n] == parts and len(p) >= n + levels + (0 if info.is_dir() else 1):
+                found.add(p[n : n + levels])
+        return {f for f in found if not any(_skipped(s) for s in f)}
 
 
 # --------------------------------------------------------------------------- TFDS
+
+
+def _tfds_batches(
+    name: str,
+    split: str,
+    data_dir: str | os.PathLike | None,
+    download: bool,
+    keys: Sequence[str],
+    key_args: Sequence[str],
+    offline_hint: str,
+) -> tuple[list[dict], object]:
+    """All examples of a TFDS split as numpy batches, with the dataset info.
+
+    Raises:
+        DataError: if TFDS cannot load the split (the message ends with `offline_hint`), the split
+            is empty, or a feature in `keys` is missing (naming the argument `key_args` that chose it).
+    """
+    # Imported here: tensorflow_datasets takes seconds to import and most users never call this.
+    import tensorflow_datasets as tfds
+
+    where = str(data_dir) if data_dir is not None else "the TFDS default data_dir"
+    try:
+        data, info = tfds.load(
+            name,
+            split=split,
+            data_dir=None if data_dir is None else str(data_dir),
+            download=download,
+            as_supervised=False,
+            with_info=True,
+        )
+        # Big batches are far faster than per-example iteration. Not batch_size=-1: it needs the
+        # split size from the metadata, which mocked or partly prepared datasets lack.
+        batches = list(tfds.as_numpy(data.batch(4096)))
+    except Exception as e:  # TFDS raises assertion, network, registry and IO errors alike.
+        raise DataError(
+            f"TFDS could not load {name!r} split {split!r} from {where} "
+            f"(download={download}): {type(e).__name__}: {str(e).strip()[:500]}\n{offline_hint}"
+        ) from e
+    if not batches:
+        raise DataError(f"TFDS split {split!r} of {name!r} in {where} holds no examples.")
+    for key, arg in zip(keys, key_args):
+        if key not in batches[0]:
+            raise DataError(
+                f"TFDS dataset {name!r} has no feature {key!r}; pass {arg}= one of "
+                f"{sorted(batches[0])}."
+            )
+    return batches, info
 
 
 def load_tfds(
@@ -450,38 +572,17 @@ def load_tfds(
             features are missing; the message names the dataset, data_dir and the offline
             alternatives.
     """
-    # Imported here: tensorflow_datasets takes seconds to import and most users never call this.
-    import tensorflow_datasets as tfds
-
-    where = str(data_dir) if data_dir is not None else "the TFDS default data_dir"
-    try:
-        data, info = tfds.load(
-            name,
-            split=split,
-            data_dir=None if data_dir is None else str(data_dir),
-            download=download,
-            as_supervised=False,
-            with_info=True,
-        )
-        # Big batches are far faster than per-example iteration. Not batch_size=-1: it needs the
-        # split size from the metadata, which mocked or partly prepared datasets lack.
-        batches = list(tfds.as_numpy(data.batch(4096)))
-    except Exception as e:  # TFDS raises assertion, network, registry and IO errors alike.
-        raise DataError(
-            f"TFDS could not load {name!r} split {split!r} from {where} "
-            f"(download={download}): {type(e).__name__}: {str(e).strip()[:500]}\n"
-            "Offline? Fetch MNIST with `siamese-kit data fetch mnist` and use "
-            "`load_dataset('mnist')`, or load files you already have with `load_idx(folder)` or "
-            "`load_image_folder(path)`."
-        ) from e
-    if not batches:
-        raise DataError(f"TFDS split {split!r} of {name!r} in {where} holds no examples.")
-    for key, arg in ((image_key, "image_key"), (label_key, "label_key")):
-        if key not in batches[0]:
-            raise DataError(
-                f"TFDS dataset {name!r} has no feature {key!r}; pass {arg}= one of "
-                f"{sorted(batches[0])}."
-            )
+    batches, info = _tfds_batches(
+        name,
+        split,
+        data_dir,
+        download,
+        (image_key, label_key),
+        ("image_key", "label_key"),
+        offline_hint="Offline? Fetch MNIST with `siamese-kit data fetch mnist` and use "
+        "`load_dataset('mnist')`, or load files you already have with `load_idx(folder)` or "
+        "`load_image_folder(path)`.",
+    )
     images = np.concatenate([b[image_key] for b in batches])
     labels = np.concatenate([b[label_key] for b in batches])
     class_names: tuple[str, ...] = ()

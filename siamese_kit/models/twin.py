@@ -52,8 +52,11 @@ class SiameseModel(keras.Model):
         self.encoder = encoder
         self.head = head
         self.decoder = decoder
+        embedding_shape = tuple(encoder.output.shape)
+        if not head.built:
+            head.build([embedding_shape, embedding_shape])
         if decoder is not None and not decoder.built:
-            decoder.build(tuple(encoder.output.shape))
+            decoder.build(embedding_shape)
         # The parts are built already; saying so lets Keras save and restore optimizer state too.
         self.built = encoder.built
 

@@ -1,0 +1,400 @@
+"""Omniglot: loading zips and folders, two-level class folders, TFDS, and within-alphabet negatives.
+
+Most tests use a tiny Omniglot-like split written to tmp_path; the real-data tests read the zips in
+`omniglot_dir()` (CI exports SIAMESE_KIT_OMNIGLOT).
+"""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import siamese_kit.data.omniglot as omniglot_module
+from siamese_kit.data import (
+    OMNIGLOT_SPLITS,
+    DataError,
+    ImageSet,
+    fixed_pairs,
+    load_image_folder,
+    load_omniglot,
+    load_omniglot_tfds,
+    omniglot_dir,
+    pair_stream,
+)
+
+ALPHABETS = ("Beta_Script", "Alpha-Runes")  # not in sorted order on purpose
+CHARACTERS = 3
+DRAWERS = 4
+SIZE = 105
+STROKE = 3
+
+
+def stroke_columns(class_index):
+    """Columns of the vertical stroke that marks a character (its class, 0..5)."""
+    start = 10 + 14 * class_index
+    return slice(start, start + STROKE)
+
+
+def stroke_rows(drawer):
+    """Rows of the horizontal stroke that marks a drawer, so every image differs."""
+    start = 20 + 15 * drawer
+    return slice(start, start + STROKE)
+
+
+def character_png(class_index, drawer):
+    """A 1-bit 105x105 PNG: black strokes on white, like the Omniglot files."""
+    white = np.ones((SIZE, SIZE), dtype=bool)
+    white[:, stroke_columns(class_index)] = False
+    white[stroke_rows(drawer), :] = False
+    image = Image.fromarray(white)
+    assert image.mode == "1"
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def omniglot_members(split="images_background"):
+    """Zip member name -> PNG bytes, in Omniglot's layout; classes numbered in sorted order."""
+    members = {}
+    for a, alphabet in enumerate(sorted(ALPHABETS)):
+        for c in range(CHARACTERS):
+            class_index = a * CHARACTERS + c
+            for d in range(DRAWERS):
+                name = f"{split}/{alphabet}/character{c + 1:02d}/{class_index + 1:04d}_{d + 1:02d}.png"
+                members[name] = character_png(class_index, d)
+    return members
+
+
+def write_zip(path, members):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def write_folder(root, members):
+    for name, data in members.items():
+        target = root.joinpath(*name.split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return root
+
+
+@pytest.fixture
+def zip_home(tmp_path):
+    """A folder holding images_background.zip, as downloaded from the Omniglot repository."""
+    home = tmp_path / "zips"
+    home.mkdir()
+    write_zip(home / "images_background.zip", omniglot_members())
+    return home
+
+
+@pytest.fixture
+def folder_home(tmp_path):
+    """A folder holding the unzipped images_background/ folder."""
+    return write_folder(tmp_path / "unzipped", omniglot_members())
+
+
+@pytest.fixture
+def synthetic(zip_home):
+    return load_omniglot(path=zip_home)
+
+
+def assert_same_imageset(a, b):
+    np.testing.assert_array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.groups, b.groups)
+    assert a.class_names == b.class_names and a.group_names == b.group_names
+
+
+# ----------------------------------------------------------------------------- load_omniglot
+
+
+def test_labels_groups_and_names(synthetic):
+    alphabets = sorted(ALPHABETS)
+    assert synthetic.name == "omniglot/images_background"
+    assert len(synthetic) == 2 * CHARACTERS * DRAWERS
+    assert synthetic.image_shape == (SIZE, SIZE, 1) and synthetic.images.dtype == np.uint8
+    assert synthetic.group_names == tuple(alphabets)
+    assert synthetic.class_names == tuple(
+        f"{a}/character{c:02d}" for a in alphabets for c in range(1, CHARACTERS + 1)
+    )
+    np.testing.assert_array_equal(synthetic.class_counts(), [DRAWERS] * 6)
+    np.testing.assert_array_equal(synthetic.groups, synthetic.labels // CHARACTERS)
+    # Pixels kept as in the file: black (0) strokes on white (255), nothing in between.
+    assert set(np.unique(synthetic.images)) == {0, 255}
+    for image, label in zip(synthetic.images[..., 0], synthetic.labels):
+        assert (image[:, stroke_columns(label)] == 0).all()
+        assert image[0, 0] == 255
+
+
+def test_zip_and_unzipped_folder_give_the_same_imageset(zip_home, folder_home):
+    from_zip = load_omniglot(path=zip_home)
+    for path in (
+        folder_home,  # folder holding images_background/
+        folder_home / "images_background",  # one split's folder
+        zip_home / "images_background.zip",  # one split's zip
+    ):
+        data = load_omniglot(path=path)
+        assert data.name == "omniglot/images_background"
+        assert_same_imageset(from_zip, data)
+
+
+def test_split_found_through_the_environment(monkeypatch, folder_home):
+    monkeypatch.setenv("SIAMESE_KIT_OMNIGLOT", str(folder_home))
+    assert omniglot_dir() == folder_home
+    assert len(load_omniglot()) == 2 * CHARACTERS * DRAWERS
+
+
+def test_omniglot_dir_falls_back_to_the_data_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("SIAMESE_KIT_OMNIGLOT", raising=False)
+    monkeypatch.setenv("SIAMESE_KIT_DATA", str(tmp_path))
+    assert omniglot_dir() is None
+    (tmp_path / "omniglot").mkdir()
+    assert omniglot_dir() == tmp_path / "omniglot"
+
+
+def test_resize_keeps_strokes_visible(zip_home, synthetic):
+    small = load_omniglot(path=zip_home, image_size=28)
+    assert small.image_shape == (28, 28, 1) and small.images.dtype == np.uint8
+    assert_same_imageset(small, load_omniglot(path=zip_home, image_size=(28, 28)))
+    np.testing.assert_array_equal(small.labels, synthetic.labels)
+    # Area averaging turns every 3 px stroke into clearly dark pixels and leaves white as white.
+    assert small.images.reshape(len(small), -1).min(axis=1).max() < 160
+    assert small.images[:, 0, 0, 0].min() == 255
+    assert load_omniglot(path=zip_home, image_size=(52, 40)).image_shape == (52, 40, 1)
+
+
+def test_bad_split_and_image_size(zip_home):
+    with pytest.raises(DataError) as e:
+        load_omniglot("images_train", path=zip_home)
+    assert "'images_train'" in str(e.value)
+    assert all(split in str(e.value) for split in OMNIGLOT_SPLITS)
+    for bad in (0, (28,), (28, -1), 28.0, True):
+        with pytest.raises(DataError, match="image_size"):
+            load_omniglot(path=zip_home, image_size=bad)
+
+
+def test_missing_data_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.delenv("SIAMESE_KIT_OMNIGLOT", raising=False)
+    monkeypatch.setenv("SIAMESE_KIT_DATA", str(tmp_path / "home"))
+    monkeypatch.setattr(omniglot_module, "_online", lambda *args, **kwargs: False)
+    with pytest.raises(DataError) as e:
+        load_omniglot()
+    message = str(e.value)
+    for needed in ("SIAMESE_KIT_OMNIGLOT", "images_background.zip", "images_evaluation.zip",
+                   "brendenlake/omniglot", "path=", str(tmp_path / "home" / "omniglot")):
+        assert needed in message
+    assert "load_tfds" not in message  # offline: TFDS could not download either
+
+
+def test_missing_data_points_to_tfds_when_online(monkeypatch, tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    monkeypatch.delenv("SIAMESE_KIT_OMNIGLOT", raising=False)
+    monkeypatch.setenv("SIAMESE_KIT_DATA", str(tmp_path))
+    monkeypatch.setattr(omniglot_module, "_online", lambda *args, **kwargs: True)
+    with pytest.raises(DataError, match=r"load_tfds\('omniglot'\)"):
+        load_omniglot()
+
+
+def test_wrong_folder_names_what_was_looked_for(monkeypatch, tmp_path, zip_home):
+    monkeypatch.setenv("SIAMESE_KIT_OMNIGLOT", str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match="nowhere.*does not exist.*SIAMESE_KIT_OMNIGLOT"):
+        load_omniglot()
+    with pytest.raises(DataError) as e:
+        load_omniglot("images_evaluation", path=zip_home)
+    assert "images_evaluation.zip" in str(e.value) and str(zip_home) in str(e.value)
+    with pytest.raises(DataError, match="not found"):
+        load_omniglot(path=tmp_path / "missing.zip")
+
+
+def test_zip_member_escaping_the_archive_is_refused(tmp_path):
+    members = omniglot_members()
+    members["images_background/../evil.png"] = character_png(0, 0)
+    path = write_zip(tmp_path / "images_background.zip", members)
+    with pytest.raises(DataError, match="refusing member 'images_background/../evil.png'"):
+        load_omniglot(path=tmp_path)
+    assert not (tmp_path / "evil.png").exists()
+
+
+# ----------------------------------------------------------------------------- class_levels=2
+
+
+def test_class_levels_two_with_a_lone_group_and_an_empty_class(tmp_path):
+    # One group in a wrapper folder: the group is not mistaken for a wrapper.
+    members = {f"wrap/animals/{c}/{i}.png": character_png(k, i) for k, c in enumerate("xy") for i in range(2)}
+    data = load_image_folder(write_zip(tmp_path / "one.zip", members), class_levels=2)
+    assert data.class_names == ("animals/x", "animals/y") and data.group_names == ("animals",)
+    np.testing.assert_array_equal(data.groups, 0)
+    # An empty class folder still gets a label; a stray image beside class folders is ignored.
+    root = write_folder(tmp_path / "tree", {k.replace("wrap/", ""): v for k, v in members.items()})
+    (root / "plants" / "fern").mkdir(parents=True)
+    (root / "animals" / "stray.png").write_bytes(character_png(0, 0))
+    data = load_image_folder(root, class_levels=2)
+    assert data.class_names == ("animals/x", "animals/y", "plants/fern")
+    assert data.group_names == ("animals", "plants") and len(data) == 4
+
+
+def test_class_levels_one_is_unchanged_and_bad_levels_refused(zip_home):
+    # Level 1 on Omniglot's layout: the alphabets are the classes, as before.
+    data = load_image_folder(zip_home / "images_background.zip")
+    assert data.class_names == tuple(sorted(ALPHABETS)) and data.groups is None
+    for bad in (0, 3, True, "2"):
+        with pytest.raises(DataError, match="class_levels"):
+            load_image_folder(zip_home, class_levels=bad)
+
+
+def test_class_levels_two_without_group_folders(tmp_path):
+    root = write_folder(tmp_path / "flat", {f"{c}/1.png": character_png(0, 0) for c in "ab"})
+    with pytest.raises(DataError, match="no class subfolders.*group folder"):
+        load_image_folder(root, class_levels=2)
+
+
+# ----------------------------------------------------------------------------- TFDS
+
+
+def test_load_omniglot_tfds_with_mock_data():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=12):
+        data = load_omniglot_tfds("train")
+        small = load_omniglot_tfds("test", image_size=28)
+    assert data.name == "omniglot/train" and len(data) == 12
+    assert data.image_shape == (105, 105, 1) and data.images.dtype == np.uint8
+    assert data.groups is not None and len(data.group_names) == len(np.unique(data.groups))
+    assert all(name.split("/")[1].startswith("character") for name in data.class_names)
+    # Every class lies inside one alphabet, named by its group.
+    for label in np.unique(data.labels):
+        groups = np.unique(data.groups[data.labels == label])
+        assert len(groups) == 1
+        assert data.class_names[label].startswith(data.group_names[groups[0]] + "/")
+    assert small.image_shape == (28, 28, 1)
+
+
+def test_load_omniglot_tfds_unknown_split():
+    with pytest.raises(DataError, match="'validation'.*'train' \\(images_background\\)"):
+        load_omniglot_tfds("validation")
+
+
+# ----------------------------------------------------------------------------- same-group pairs
+
+
+def test_same_group_negatives_stay_in_the_alphabet(synthetic):
+    seen = set()
+    for features, target in pair_stream(synthetic, batch_size=64, seed=5, negatives="same_group").take(3):
+        label_a, label_b = features["label_a"].numpy(), features["label_b"].numpy()
+        negative = target.numpy() == 0
+        assert negative.sum() == 32
+        np.testing.assert_array_equal(label_a == label_b, ~negative)
+        group_a, group_b = label_a // CHARACTERS, label_b // CHARACTERS
+        np.testing.assert_array_equal(group_a[negative], group_b[negative])
+        seen |= set(zip(label_a[negative], label_b[negative]))
+    # Each character meets both other characters of its alphabet, and nothing else.
+    assert seen == {(a, b) for a in range(6) for b in range(6) if a != b and a // 3 == b // 3}
+
+
+def test_random_mode_is_about_half_same_with_same_group_negatives(synthetic):
+    features, target = next(
+        iter(pair_stream(synthetic, batch_size=4000, seed=1, mode="random", negatives="same_group"))
+    )
+    assert 0.46 < target.numpy().mean() < 0.54
+    counts = np.bincount(features["label_a"].numpy(), minlength=6)
+    assert counts.min() > 550  # first classes uniform: 667 expected each
+
+
+def test_same_group_stream_is_seeded_and_resumable(synthetic):
+    def batches(**kwargs):
+        stream = pair_stream(synthetic, batch_size=16, negatives="same_group", **kwargs)
+        return [(f["label_b"].numpy(), f["image_b"].numpy()) for f, _ in stream.take(5 - kwargs.get("start_batch", 0))]
+
+    whole = batches(seed=2)
+    again = batches(seed=2)
+    resumed = batches(seed=2, start_batch=3)
+    for (labels_w, images_w), (labels_a, images_a) in zip(whole, again):
+        np.testing.assert_array_equal(images_w, images_a)
+    for (labels_w, images_w), (labels_r, images_r) in zip(whole[3:], resumed):
+        np.testing.assert_array_equal(images_w, images_r)
+    pairs = fixed_pairs(synthetic, 200, seed=3, negatives="same_group")
+    again = fixed_pairs(synthetic, 200, seed=3, negatives="same_group")
+    np.testing.assert_array_equal(pairs.index_b, again.index_b)
+    negative = pairs.pair_label == 0
+    np.testing.assert_array_equal(
+        synthetic.groups[pairs.index_a[negative]], synthetic.groups[pairs.index_b[negative]]
+    )
+    assert (synthetic.labels[pairs.index_a[negative]] != synthetic.labels[pairs.index_b[negative]]).all()
+
+
+def test_lone_class_in_its_group_falls_back_to_any_other_class():
+    images = np.arange(8 * 4, dtype=np.uint8).reshape(8, 2, 2, 1)
+    labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    groups = np.array([0, 0, 0, 0, 1, 1, 2, 2])  # classes 2 and 3 are alone in their groups
+    data = ImageSet(images, labels, groups=groups)
+    pairs = fixed_pairs(data, 2000, seed=0, mode="random", negatives="same_group")
+    negative = pairs.pair_label == 0
+    first, second = labels[pairs.index_a[negative]], labels[pairs.index_b[negative]]
+    assert (first != second).all()
+    assert set(second[first == 0]) == {1} and set(second[first == 1]) == {0}
+    assert set(second[first == 2]) == {0, 1, 3}
+
+
+def test_same_group_needs_groups_and_known_values(small_set):
+    with pytest.raises(DataError, match="negatives='same_group' needs an ImageSet with groups"):
+        pair_stream(small_set, negatives="same_group")
+    with pytest.raises(DataError, match="negatives='same_group' needs an ImageSet with groups"):
+        fixed_pairs(small_set, 10, negatives="same_group")
+    with pytest.raises(DataError, match="negatives must be one of"):
+        pair_stream(small_set, negatives="hardest")
+    spread = ImageSet(
+        np.zeros((4, 2, 2, 1), np.uint8), np.array([0, 0, 1, 1]), groups=np.array([0, 1, 1, 1])
+    )
+    with pytest.raises(DataError, match="class '0' has images in groups"):
+        pair_stream(spread, negatives="same_group")
+
+
+def test_any_negatives_are_the_default_stream(synthetic):
+    default = fixed_pairs(synthetic, 100, seed=9)
+    explicit = fixed_pairs(synthetic, 100, seed=9, negatives="any")
+    np.testing.assert_array_equal(default.index_b, explicit.index_b)
+    negative = default.pair_label == 0
+    # Without the constraint some negatives cross alphabets.
+    assert (synthetic.groups[default.index_a[negative]] != synthetic.groups[default.index_b[negative]]).any()
+
+
+# ----------------------------------------------------------------------------- real Omniglot
+
+
+@pytest.fixture(scope="module")
+def evaluation(omniglot_dir_or_skip):
+    return load_omniglot("images_evaluation")
+
+
+def test_real_evaluation_split(evaluation):
+    assert len(evaluation) == 13_180
+    assert evaluation.num_classes == 659 and len(evaluation.group_names) == 20
+    assert len(np.unique(evaluation.groups)) == 20
+    np.testing.assert_array_equal(evaluation.class_counts(), 20)
+    assert evaluation.image_shape == (105, 105, 1)
+    assert set(np.unique(evaluation.images[:50])) == {0, 255}
+    # Strokes are the minority, black on white.
+    assert (evaluation.images[:50] == 0).mean() < 0.25
+
+
+def test_real_small1_split(omniglot_dir_or_skip):
+    small1 = load_omniglot("images_background_small1", image_size=28)
+    assert len(small1) == 2_720 and len(small1.group_names) == 5
+    assert small1.image_shape == (28, 28, 1)
+    # Area averaging keeps the thin strokes: every character still has dark pixels at 28 px.
+    assert (small1.images.reshape(len(small1), -1).min(axis=1) < 128).mean() > 0.99
+
+
+def test_real_same_group_pairs(evaluation):
+    pairs = fixed_pairs(evaluation, 4000, seed=0, negatives="same_group")
+    negative = pairs.pair_label == 0
+    a, b = pairs.index_a[negative], pairs.index_b[negative]
+    np.testing.assert_array_equal(evaluation.groups[a], evaluation.groups[b])
+    assert (evaluation.labels[a] != evaluation.labels[b]).all()
+    same = pairs.pair_label == 1
+    np.testing.assert_array_equal(
+        evaluation.labels[pairs.index_a[same]], evaluation.labels[pairs.index_b[same]]
+    )
