@@ -7,7 +7,7 @@ PY := $(BIN)/python
 # Quick mode for notebooks under test; `make test SIAMESE_KIT_QUICK=0` runs the full recipes.
 SIAMESE_KIT_QUICK ?= 1
 export SIAMESE_KIT_QUICK
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 # Omniglot zips: point SIAMESE_KIT_OMNIGLOT at your copy; a checkout beside ../shared uses that one.
 SIAMESE_KIT_OMNIGLOT ?= $(wildcard $(abspath $(CURDIR)/../shared/data/omniglot))
 export SIAMESE_KIT_OMNIGLOT

@@ -5,8 +5,9 @@ Pair label convention everywhere: 1 = same class, 0 = different class.
 
 import os
 
-# TensorFlow's start-up chatter (CUDA probing on CPU machines) buries the messages learners need.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's start-up chatter (CUDA probing on CPU-only machines logs errors that are harmless)
+# buries the messages learners need; set TF_CPP_MIN_LOG_LEVEL yourself to see it again.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
 

@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         the exit status: 0 on success, 2 for a usage error, 1 for a data or value error (its message
         is printed without a traceback).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = _build_parser().parse_args(argv)
     handlers = {"demo": _demo, "info": _info, "train": _train, "evaluate": _evaluate}
     if args.command == "data":

@@ -31,6 +31,27 @@ from .data.imageset import ImageSet
 if TYPE_CHECKING:  # pairs.py imports TensorFlow; plotting should not need it at run time.
     from .data.pairs import PairSet
 
+
+def _show_figures_in_notebooks() -> None:
+    """Lets a Jupyter kernel display the figures this module returns, as PNG, exactly once.
+
+    Figures here are made without pyplot (so pyplot never keeps them alive or shows them twice), and
+    IPython only knows how to show pyplot's; this registers a PNG formatter for every `Figure`.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import print_figure
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["image/png"]
+    formatter.for_type(Figure, lambda figure: print_figure(figure, "png", bbox_inches="tight"))
+
+
+_show_figures_in_notebooks()
+
 __all__ = [
     "image_grid",
     "class_mean_grid",

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from siamese_kit.data import OMNIGLOT_SPLITS, DataError, ImageSet, load_dataset, omniglot_dir
 

@@ -43,3 +43,38 @@ def test_short_demo_writes_summary_and_pictures(mnist, tmp_path, capsys):
     for picture in ("prediction_grid.png", "embedding.png", "training_curve.png", "model.keras"):
         assert (out / picture).stat().st_size > 1000, picture
     assert "test nearest-centroid accuracy" in capsys.readouterr().out
+
+
+def test_train_refuses_bad_config_without_touching_it(tmp_path, capsys):
+    config = tmp_path / "recipe.json"
+    config.write_text('{"iterations": 5, "colour": "blue"}')
+    before = config.read_bytes()
+    assert main(["train", "--recipe", "twin", "--config", str(config), "--out", str(tmp_path / "run")]) == 1
+    assert "unknown setting(s) ['colour']" in capsys.readouterr().err
+    assert config.read_bytes() == before and not (tmp_path / "run").exists()
+    config.write_text("{not json")
+    assert main(["train", "--recipe", "contrastive", "--config", str(config), "--out", str(tmp_path / "r")]) == 1
+    assert "is not valid JSON" in capsys.readouterr().err
+    assert main(["train", "--recipe", "twin", "--set", "iterations", "--out", str(tmp_path / "r")]) == 1
+    assert "--set expects KEY=VALUE" in capsys.readouterr().err
+    assert main(["train", "--recipe", "twin", "--set", "batch_size=-3", "--out", str(tmp_path / "r")]) == 1
+    assert "batch_size must be a positive integer" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing.keras")]) == 1
+    assert "model file not found" in capsys.readouterr().err
+
+
+def test_train_then_evaluate_the_twin_recipe(omniglot_dir_or_skip, tmp_path, capsys):
+    config = tmp_path / "twin.json"
+    config.write_text(json.dumps({"iterations": 3, "batch_size": 16, "width": 8, "feature_dim": 16}))
+    out = tmp_path / "twin"
+    assert main(["train", "--recipe", "twin", "--config", str(config), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["iterations"] == 3 and summary["encoder"] == "conv4" and summary["image_size"] == 28
+    for key in ("pair_accuracy_750", "pair_accuracy_10k", "roc_auc", "batch_size", "seconds", "device"):
+        assert key in summary
+    assert (out / "prediction_grid.png").stat().st_size > 1000
+    assert main(["evaluate", str(out / "model.keras")]) == 0
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    # The saved model, reloaded in safe mode, scores the same pairs the same way.
+    assert evaluation["pair_accuracy_10k"] == summary["pair_accuracy_10k"]
+    assert evaluation["roc_auc"] == summary["roc_auc"]
