@@ -258,6 +258,7 @@ class TwinRecipe(_RecipeSettings):
         beta_1, beta_2: Adam's gradient and squared-gradient decays.
         schedule: `"cosine"` decay to zero over the run, or `"constant"` (the tutorial).
         negatives: `"any"` class, or `"same_group"` (another character of the same alphabet).
+        distortions: apply Koch et al.'s random affine distortions to training images.
         jit_compile: compile the training step with XLA.
         mixed_precision: compute in float16 where safe (a GPU option; slower on most CPUs).
         seed: seeds weights and the pair stream.
@@ -274,6 +275,7 @@ class TwinRecipe(_RecipeSettings):
     beta_2: float = 0.99
     schedule: str = "cosine"
     negatives: str = "any"
+    distortions: bool = False
     jit_compile: bool = False
     mixed_precision: bool = False
     seed: int = 0
@@ -326,7 +328,7 @@ def build_twin_model(recipe: TwinRecipe, channels: int = 1) -> SiameseModel:
     if recipe.encoder == "koch_105":
         encoder = koch_105(shape, feature_dim=recipe.feature_dim)
     else:
-        encoder = conv4(shape, feature_dim=recipe.feature_dim, width=recipe.width)
+        encoder = conv4(shape, feature_dim=recipe.feature_dim, width=recipe.width, pool_last=False)
     model = SiameseModel(encoder, TwinClassifierHead())
     rate = recipe.learning_rate
     if recipe.schedule == "cosine":
@@ -401,7 +403,12 @@ def run_twin(
     start = time.perf_counter()
     device = device_report()
     model = build_twin_model(recipe, train_set.image_shape[-1])
-    stream = pair_stream(train_set, recipe.batch_size, seed=recipe.seed, mode="random", negatives=recipe.negatives)
+    from .data.augment import AffineDistortion
+
+    stream = pair_stream(
+        train_set, recipe.batch_size, seed=recipe.seed, mode="random", negatives=recipe.negatives,
+        augment=AffineDistortion() if recipe.distortions else None,
+    )
     monitor = monitor or TerminalMonitor(recipe.iterations, recipe.batch_size, record_every=max(1, recipe.iterations // 200))
     trained = train_loop(model, stream, recipe.iterations, monitor=monitor, jit_compile=recipe.jit_compile)
     results = evaluate_twin(model, eval_set, seed=recipe.seed)

@@ -171,6 +171,7 @@ def pair_stream(
     mode: str = "alternate",
     start_batch: int = 0,
     negatives: str = "any",
+    augment=None,
 ) -> tf.data.Dataset:
     """An infinite, batched, seeded stream of image pairs.
 
@@ -191,6 +192,9 @@ def pair_stream(
             (Omniglot: the same alphabet), which makes negatives harder. The first class is drawn
             uniformly either way; a class alone in its group is paired with any other class.
             `"same_group"` needs `imageset.groups`.
+        augment: optional in-graph augmentation called as `augment(images, seed)` on each side's
+            batch (for example `AffineDistortion()`), seeded per batch so the stream stays
+            reproducible.
 
     Returns:
         `tf.data.Dataset` of `(features, pair_label)` batches, prefetched.
@@ -211,9 +215,15 @@ def pair_stream(
         index_a, index_b, pair_label = _sample_pair_indices(
             tables, batch_size, seed, batch_number, mode, negatives
         )
+        image_a, image_b = tf.gather(images, index_a), tf.gather(images, index_b)
+        if augment is not None:
+            # Seeds apart from the sampler's (seed, batch) keep pairs and distortions independent.
+            base = tf.cast(batch_number, tf.int64) * 2
+            image_a = augment(image_a, tf.stack([tf.cast(seed, tf.int64) + 7919, base]))
+            image_b = augment(image_b, tf.stack([tf.cast(seed, tf.int64) + 7919, base + 1]))
         features = {
-            "image_a": tf.gather(images, index_a),
-            "image_b": tf.gather(images, index_b),
+            "image_a": image_a,
+            "image_b": image_b,
             "label_a": tf.gather(labels, index_a),
             "label_b": tf.gather(labels, index_b),
         }

@@ -104,6 +104,7 @@ def conv4(
     width: int = 64,
     feature_activation: str | None = "sigmoid",
     invert: bool = True,
+    pool_last: bool = True,
     name: str = "conv4",
 ) -> keras.Model:
     """A small CPU-friendly tower: four blocks of conv 3x3, batch norm, ReLU and max-pool, then dense.
@@ -118,6 +119,8 @@ def conv4(
         feature_activation: activation of the features; `"sigmoid"` for the twin classifier head,
             None for a contrastive or prototype embedding.
         invert: treat dark strokes on a light background as the signal (True suits Omniglot).
+        pool_last: max-pool after the fourth block too. At 28 px that leaves a 1x1 map, so the
+            features see only `width` numbers; without it they see a 3x3 map at no extra compute.
         name: model name.
 
     Returns:
@@ -130,7 +133,8 @@ def conv4(
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{index}")(x)
         x = layers.BatchNormalization(name=f"bn{index}")(x)
         x = layers.ReLU(name=f"relu{index}")(x)
-        x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
+        if index < 4 or pool_last:
+            x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(feature_dim, name="features")(x)
     if feature_activation:
