@@ -43,36 +43,40 @@ class InverseDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 class StepLogger(keras.callbacks.Callback):
-    """Records the mean loss of every `every` steps and prints a short progress line now and then.
+    """A `fit` callback that records the loss curve like `train_loop`'s monitors and prints progress.
 
-    Keras reports a loss averaged since the start of the epoch; recording the per-step value instead
-    gives a training curve whose shape does not depend on how steps are grouped into epochs.
+    Keras reports a loss averaged since the start of the epoch; this recovers each step's loss from
+    that running mean and hands it to a `TrainingMonitor`, so a curve from `fit` and one from
+    `train_loop` mean the same thing.
 
     Args:
         total_steps: steps planned, for the progress line.
         pairs_per_step: batch size, to report pairs per second.
-        every: record the loss every this many steps.
+        every: record the mean loss of every this many steps.
         print_every: print a line every this many steps (0 for silence).
 
     Attributes:
-        steps, losses: the recorded curve.
+        recorder: the `TrainingMonitor` holding the curve (`steps`, `losses`).
     """
 
     def __init__(self, total_steps: int, pairs_per_step: int, every: int = 10, print_every: int = 500):
         super().__init__()
-        self.total_steps = total_steps
-        self.pairs_per_step = pairs_per_step
-        self.every = max(1, every)
+        self.recorder = TrainingMonitor(total_steps, pairs_per_step, record_every=every)
         self.print_every = print_every
-        self.steps: list[int] = []
-        self.losses: list[float] = []
         self._step = 0
+        self._epoch_step = 0
         self._previous_sum = 0.0
-        self._window_sum, self._window_count = 0.0, 0
-        self._start = None
+
+    @property
+    def steps(self) -> list[int]:
+        return self.recorder.steps
+
+    @property
+    def losses(self) -> list[float]:
+        return self.recorder.losses
 
     def on_train_begin(self, logs=None):
-        self._start = time.perf_counter()
+        self.recorder.start(device="")
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_step = 0
@@ -82,29 +86,22 @@ class StepLogger(keras.callbacks.Callback):
         self._step += 1
         self._epoch_step += 1
         running = float(logs["loss"]) if logs and "loss" in logs else math.nan
-        # Undo Keras's running mean to recover this step's loss.
         current_sum = running * self._epoch_step
-        step_loss = current_sum - self._previous_sum
+        self.recorder.update(self._step, current_sum - self._previous_sum)
         self._previous_sum = current_sum
-        self._window_sum += step_loss
-        self._window_count += 1
-        if self._step % self.every == 0:
-            self.steps.append(self._step)
-            self.losses.append(self._window_sum / self._window_count)
-            self._window_sum, self._window_count = 0.0, 0
-        if self.print_every and (self._step % self.print_every == 0 or self._step == self.total_steps):
-            elapsed = time.perf_counter() - self._start
-            rate = self._step * self.pairs_per_step / max(elapsed, 1e-9)
+        total = self.recorder.total_steps
+        if self.print_every and (self._step % self.print_every == 0 or self._step == total):
+            elapsed = time.perf_counter() - self.recorder.started_at
             print(
-                f"step {self._step:>6}/{self.total_steps}  loss {running:.4f}  "
-                f"{rate:,.0f} pairs/s  {elapsed:.0f}s",
+                f"step {self._step:>6}/{total}  loss {running:.4f}  "
+                f"{self.recorder.pairs_per_second(self._step):,.0f} pairs/s  {elapsed:.0f}s",
                 flush=True,
             )
 
     def history(self) -> dict[str, list]:
         """Returns:
         dict with `step` and `loss` lists, for `plotting.training_curves(..., x_label="step")`."""
-        return {"step": list(self.steps), "loss": list(self.losses)}
+        return self.recorder.history()
 
 
 class TrainingMonitor:
@@ -127,11 +124,11 @@ class TrainingMonitor:
         self.losses: list[float] = []
         self.stop_requested = False
         self._window: list[float] = []
-        self._start = time.perf_counter()
+        self.started_at = time.perf_counter()
 
     def start(self, device: str) -> None:
         """Called once before the first step with the device description."""
-        self._start = time.perf_counter()
+        self.started_at = time.perf_counter()
 
     def update(self, step: int, loss: float) -> None:
         """Called after every step (1-based) with that step's loss."""
@@ -147,7 +144,7 @@ class TrainingMonitor:
     def pairs_per_second(self, step: int) -> float:
         """Returns:
         pairs trained per second since `start`."""
-        return step * self.pairs_per_step / max(time.perf_counter() - self._start, 1e-9)
+        return step * self.pairs_per_step / max(time.perf_counter() - self.started_at, 1e-9)
 
     def history(self) -> dict[str, list]:
         """Returns:

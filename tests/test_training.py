@@ -119,3 +119,16 @@ def test_inverse_decay_matches_caffe_inv_policy():
     assert float(schedule(0)) == pytest.approx(0.01)
     assert float(schedule(10_000)) == pytest.approx(0.01 * (1 + 1.0) ** -0.75, rel=1e-5)
     assert InverseDecay.from_config(schedule.get_config()).power == 0.75
+
+
+def test_step_logger_on_fit_records_the_same_curve_as_train_loop():
+    from siamese_kit.training import StepLogger
+
+    imageset = make_imageset()
+    logger = StepLogger(total_steps=20, pairs_per_step=8, every=5, print_every=0)
+    contrastive_model().fit(pair_stream(imageset, 8, seed=3), steps_per_epoch=10, epochs=2, verbose=0,
+                            shuffle=False, callbacks=[logger])
+    monitor = TrainingMonitor(total_steps=20, pairs_per_step=8, record_every=5)
+    train_loop(contrastive_model(), pair_stream(imageset, 8, seed=3), steps=20, monitor=monitor)
+    assert logger.history()["step"] == [5, 10, 15, 20] == monitor.steps
+    np.testing.assert_allclose(logger.history()["loss"], monitor.losses, rtol=1e-4)
