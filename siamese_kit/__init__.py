@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
 
-from .data import ImageSet, fixed_pairs, load_dataset, pair_stream
-from .layers import CentroidDecoder, EuclideanDistance
+from .data import AffineDistortion, ImageSet, fixed_pairs, load_dataset, load_omniglot, pair_stream
+from .layers import CentroidDecoder, EuclideanDistance, TwinClassifierHead
 from .losses import ContrastiveLoss
-from .models import SiameseModel, embed, get_encoder, lenet_28
+from .models import SiameseModel, conv4, embed, get_encoder, koch_105, lenet_28
