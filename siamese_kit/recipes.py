@@ -15,15 +15,23 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .data.augment import AffineDistortion
 from .data.imageset import ImageSet
 from .data.pairs import fixed_pairs, pair_stream
 from .devices import device_report
-from .evaluation import best_accuracy_threshold, centroid_accuracy, pair_accuracy, pair_scores, predict_same
-from .layers import CentroidDecoder, EuclideanDistance
+from .evaluation import (
+    best_accuracy_threshold,
+    centroid_accuracy,
+    pair_accuracy,
+    pair_scores,
+    predict_same,
+    roc_auc,
+)
+from .layers import CentroidDecoder, EuclideanDistance, TwinClassifierHead
 from .losses import ContrastiveLoss
-from .models.encoders import lenet_28
+from .models.encoders import conv4, koch_105, lenet_28
 from .models.twin import SiameseModel
-from .training import InverseDecay, StepLogger
+from .training import InverseDecay, StepLogger, TerminalMonitor, train_loop
 
 OPTIMIZERS = ("adam", "caffe-sgd")
 
@@ -49,6 +57,12 @@ class _RecipeSettings:
         if unknown:
             raise ValueError(f"{cls.__name__}: unknown setting(s) {unknown}; known: {sorted(known)}.")
         return cls(**values)
+
+    def _require_positive_ints(self, *names: str) -> None:
+        for name in names:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{type(self).__name__}: {name} must be a positive integer, got {value!r}.")
 
 
 @dataclass
@@ -86,10 +100,7 @@ class ContrastiveRecipe(_RecipeSettings):
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"ContrastiveRecipe: optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
-        for name in ("embedding_dim", "iterations", "batch_size", "eval_pairs"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"ContrastiveRecipe: {name} must be a positive integer, got {value!r}.")
+        self._require_positive_ints("embedding_dim", "iterations", "batch_size", "eval_pairs")
         if self.margin <= 0:
             raise ValueError(f"ContrastiveRecipe: margin must be > 0, got {self.margin}.")
 
@@ -289,10 +300,7 @@ class TwinRecipe(_RecipeSettings):
             raise ValueError(f"TwinRecipe: encoder must be one of {TWIN_ENCODERS}, got {self.encoder!r}.")
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"TwinRecipe: schedule must be 'cosine' or 'constant', got {self.schedule!r}.")
-        for name in ("image_size", "feature_dim", "width", "iterations", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"TwinRecipe: {name} must be a positive integer, got {value!r}.")
+        self._require_positive_ints("image_size", "feature_dim", "width", "iterations", "batch_size")
         if not self.learning_rate > 0:
             raise ValueError(f"TwinRecipe: learning_rate must be > 0, got {self.learning_rate}.")
 
@@ -313,7 +321,6 @@ class TwinRecipe(_RecipeSettings):
         return cls(**settings)
 
 
-
 def build_twin_model(recipe: TwinRecipe, channels: int = 1) -> SiameseModel:
     """A compiled twin classifier: shared tower, `TwinClassifierHead`, binary cross-entropy.
 
@@ -324,9 +331,6 @@ def build_twin_model(recipe: TwinRecipe, channels: int = 1) -> SiameseModel:
     Returns:
         compiled SiameseModel whose pair score is the probability of "same".
     """
-    from .layers import TwinClassifierHead
-    from .models.encoders import conv4, koch_105
-
     keras.mixed_precision.set_global_policy("mixed_float16" if recipe.mixed_precision else "float32")
     keras.utils.set_random_seed(recipe.seed)
     shape = (recipe.image_size, recipe.image_size, channels)
@@ -357,8 +361,6 @@ def evaluate_twin(model: SiameseModel, eval_set: ImageSet, seed: int = 0, num_pa
         dict with `pair_accuracy_750`, `pair_accuracy_10k`, `roc_auc`, the large `pairs` and their
         `pair_scores`.
     """
-    from .evaluation import roc_auc
-
     embeddings = model.embed(eval_set)
     batch_accuracies = []
     for batch in range(5):
@@ -397,8 +399,6 @@ def run_twin(
         the summary dict: `pair_accuracy_750`, `pair_accuracy_10k`, `roc_auc`, `iterations`,
         `batch_size`, `image_size`, `encoder`, `seconds`, `device`, the recipe.
     """
-    from .training import TerminalMonitor, train_loop
-
     for imageset, role in ((train_set, "train_set"), (eval_set, "eval_set")):
         if imageset.image_shape[:2] != (recipe.image_size, recipe.image_size):
             raise ValueError(
@@ -408,8 +408,6 @@ def run_twin(
     start = time.perf_counter()
     device = device_report()
     model = build_twin_model(recipe, train_set.image_shape[-1])
-    from .data.augment import AffineDistortion
-
     stream = pair_stream(
         train_set, recipe.batch_size, seed=recipe.seed, mode="random", negatives=recipe.negatives,
         augment=AffineDistortion() if recipe.distortions else None,
@@ -431,8 +429,6 @@ def run_twin(
         "recipe": asdict(recipe),
     }
     if out_dir is not None:
-        from .evaluation import predict_same
-
         predictions = predict_same(results["pair_scores"], 0.5, model.score_kind)
         _write_outputs(
             Path(out_dir), model, summary, {
