@@ -765,3 +765,84 @@ def confusion_matrix_plot(
     if title:
         ax.set_title(title)
     return figure
+
+
+# ---------------------------------------------------------------------------------------------------
+# one-shot tasks
+
+
+def one_shot_task_grid(
+    run,
+    query: int = 0,
+    choice: int | None = None,
+    scores=None,
+    score_kind: str = "distance",
+    columns: int = 5,
+    title: str | None = None,
+) -> Figure:
+    """One one-shot trial: the test image, its candidates, the chosen one and the right one marked.
+
+    The test image sits on the left; the candidates fill a grid on the right, each titled with its
+    number and score. The right answer gets a green frame and "RIGHT"; a wrong choice gets a thick
+    red frame and "CHOSEN (WRONG)"; a right choice reads "RIGHT CHOSEN".
+
+    Args:
+        run: a `siamese_kit.data.OneShotRun` (or anything with `support_images`, `query_images`,
+            `answers` and `name`).
+        query: which test image of the run.
+        choice: the candidate the model chose; None to show the task alone.
+        scores: the model's score for each candidate `[ways]`; optional.
+        score_kind: `"distance"` or `"similarity"`, for the score labels.
+        columns: candidates per row.
+        title: figure title; default names the run and the test image.
+
+    Returns:
+        Figure with the test image and one axes per candidate.
+
+    Raises:
+        ValueError: for a query, choice or score count out of range.
+    """
+    support = _image_batch(run.support_images, "run.support_images")
+    queries = _image_batch(run.query_images, "run.query_images")
+    ways = len(support)
+    if not 0 <= int(query) < len(queries):
+        raise ValueError(f"query must be between 0 and {len(queries) - 1}, got {query}.")
+    if choice is not None and not 0 <= int(choice) < ways:
+        raise ValueError(f"choice must be between 0 and {ways - 1}, got {choice}.")
+    if scores is not None:
+        scores = np.asarray(scores, dtype=float).reshape(-1)
+        if len(scores) != ways:
+            raise ValueError(f"scores has {len(scores)} values for {ways} candidates; give one per candidate.")
+    if not isinstance(columns, (int, np.integer)) or columns < 1:
+        raise ValueError(f"columns must be an integer >= 1, got {columns!r}.")
+    answer = int(run.answers[query])
+    columns = min(columns, ways)
+    rows = math.ceil(ways / columns)
+    figure = Figure(figsize=(1.6 * (columns + 1.5), 1.75 * rows + 0.6), layout="constrained")
+    grid = figure.add_gridspec(rows, columns + 2)
+    query_ax = figure.add_subplot(grid[:, :2])
+    _show_image(query_ax, queries[query])
+    _hide_ticks(query_ax, frame=True)
+    query_ax.set_title("Test image", fontsize=11)
+    score_word = "dist" if score_kind == "distance" else "score"
+    for index in range(ways):
+        ax = figure.add_subplot(grid[index // columns, 2 + index % columns])
+        _show_image(ax, support[index])
+        _hide_ticks(ax, frame=True)
+        words, colour, width = [f"#{index + 1}"], "black", 0.8
+        if index == answer:
+            words.append("RIGHT")
+            colour, width = CORRECT_COLOUR, 2.5
+        if choice is not None and index == int(choice):
+            words.append("CHOSEN" if index == answer else "CHOSEN (WRONG)")
+            if index != answer:
+                colour, width = WRONG_COLOUR, 4.0
+        for spine in ax.spines.values():
+            spine.set_edgecolor(colour)
+            spine.set_linewidth(width)
+        label = " ".join(words)
+        if scores is not None:
+            label += f"\n{score_word} {_format_score(scores[index])}"
+        ax.set_title(label, fontsize=8, color=colour, fontweight="bold" if colour == WRONG_COLOUR else "normal")
+    figure.suptitle(title or f"{getattr(run, 'name', 'task')}: which candidate is test image {query + 1}?")
+    return figure

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from .data.augment import AffineDistortion
+from .data.episodes import episode_stream, fixed_episodes
 from .data.imageset import ImageSet
 from .data.pairs import fixed_pairs, pair_stream
 from .devices import device_report
@@ -30,7 +31,9 @@ from .evaluation import (
 from .layers import CentroidDecoder, EuclideanDistance, TwinClassifierHead
 from .losses import ContrastiveLoss
 from .models.encoders import conv4, koch_105, lenet_28
+from .models.prototype import PrototypeModel
 from .models.twin import SiameseModel
+from .oneshot import episode_accuracy, evaluate_lake_runs
 from .training import InverseDecay, StepLogger, TerminalMonitor, train_loop
 
 OPTIMIZERS = ("adam", "caffe-sgd")
@@ -266,7 +269,8 @@ class TwinRecipe(_RecipeSettings):
         encoder: `"conv4"` (CPU recipe) or `"koch_105"` (the tutorial's tower).
         image_size: side of the square images the tower sees (28, 52 or 105).
         feature_dim: size of the sigmoid features fed to the head.
-        width: filters per conv block of the `conv4` tower (compute grows with its square).
+        width: filters in the first conv block of the `conv4` tower (compute grows with its square).
+        growth: factor between the filters of successive `conv4` blocks (1 keeps `width` throughout).
         iterations: training steps.
         batch_size: pairs per step, each same-class with probability 1/2.
         learning_rate: initial Adam learning rate.
@@ -282,8 +286,9 @@ class TwinRecipe(_RecipeSettings):
     encoder: str = "conv4"
     image_size: int = 28
     feature_dim: int = 256
-    width: int = 32
-    iterations: int = 6000
+    width: int = 16
+    growth: int = 2
+    iterations: int = 9000
     batch_size: int = 128
     learning_rate: float = 1e-3
     beta_1: float = 0.9
@@ -300,7 +305,8 @@ class TwinRecipe(_RecipeSettings):
             raise ValueError(f"TwinRecipe: encoder must be one of {TWIN_ENCODERS}, got {self.encoder!r}.")
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"TwinRecipe: schedule must be 'cosine' or 'constant', got {self.schedule!r}.")
-        self._require_positive_ints("image_size", "feature_dim", "width", "iterations", "batch_size")
+        self._require_positive_ints("image_size", "feature_dim", "width", "growth", "iterations",
+                                     "batch_size")
         if not self.learning_rate > 0:
             raise ValueError(f"TwinRecipe: learning_rate must be > 0, got {self.learning_rate}.")
 
@@ -337,7 +343,8 @@ def build_twin_model(recipe: TwinRecipe, channels: int = 1) -> SiameseModel:
     if recipe.encoder == "koch_105":
         encoder = koch_105(shape, feature_dim=recipe.feature_dim)
     else:
-        encoder = conv4(shape, feature_dim=recipe.feature_dim, width=recipe.width, pool_last=False)
+        encoder = conv4(shape, feature_dim=recipe.feature_dim, width=recipe.width, growth=recipe.growth,
+                        pool_last=False)
     model = SiameseModel(encoder, TwinClassifierHead())
     rate = recipe.learning_rate
     if recipe.schedule == "cosine":
@@ -451,3 +458,157 @@ def _write_outputs(out_dir: Path, model, summary: dict, figures: dict) -> None:
     for filename, draw in figures.items():
         draw(plotting).savefig(out_dir / filename, dpi=100, bbox_inches="tight")
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+EPISODE_SIZES = ((5, 1), (5, 5), (20, 1), (20, 5))  # (ways, shots) reported by evaluate_one_shot
+
+
+@dataclass
+class OneShotRecipe(_RecipeSettings):
+    """Hyperparameters of the one-shot Omniglot recipe: a `conv4` tower trained on episodes with the
+    prototypical loss, tested on Lake's 20 within-alphabet runs and on evaluation-alphabet episodes.
+
+    Args:
+        image_size: side of the square images (28 or 52).
+        embedding_dim: size of the (linear) embedding.
+        width: filters in the first conv block.
+        growth: factor between the filters of successive blocks.
+        iterations: training episodes.
+        ways, shots, queries: the training episodes' classes, support images and queries per class.
+        within_group: draw each training episode's classes from one alphabet, as Lake's runs do.
+        rotations: add each character turned by 90, 180 and 270 degrees as new characters.
+        distortions: apply Koch et al.'s random affine distortions to training images.
+        learning_rate: initial Adam learning rate (cosine decay to zero over the run).
+        seed: seeds weights and the episode stream.
+    """
+
+    image_size: int = 28
+    embedding_dim: int = 128
+    width: int = 16
+    growth: int = 2
+    iterations: int = 10000
+    ways: int = 20
+    shots: int = 1
+    queries: int = 5
+    within_group: bool = True
+    rotations: bool = True
+    distortions: bool = True
+    learning_rate: float = 1e-3
+    seed: int = 0
+
+    def __post_init__(self):
+        self._require_positive_ints("image_size", "embedding_dim", "width", "growth", "iterations", "ways",
+                                    "shots", "queries")
+        if not self.learning_rate > 0:
+            raise ValueError(f"OneShotRecipe: learning_rate must be > 0, got {self.learning_rate}.")
+
+
+def build_prototype_model(recipe: OneShotRecipe, channels: int = 1) -> PrototypeModel:
+    """A compiled `PrototypeModel` with the recipe's `conv4` tower and Adam with cosine decay.
+
+    Args:
+        recipe: hyperparameters.
+        channels: image channels.
+
+    Returns:
+        compiled PrototypeModel.
+    """
+    keras.utils.set_random_seed(recipe.seed)
+    encoder = conv4(
+        (recipe.image_size, recipe.image_size, channels), feature_dim=recipe.embedding_dim, width=recipe.width,
+        growth=recipe.growth, feature_activation=None, pool_last=False,
+    )
+    model = PrototypeModel(encoder)
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
+        recipe.learning_rate, recipe.iterations)))
+    return model
+
+
+def evaluate_one_shot(model, eval_set: ImageSet, runs=None, episodes: int = 1000, seed: int = 0) -> dict:
+    """Lake's runs (when given) and seeded within-alphabet episodes of `EPISODE_SIZES`.
+
+    Args:
+        model: a trained `PrototypeModel` or `SiameseModel`.
+        eval_set: held-out images at the model's size, with groups (the evaluation alphabets).
+        runs: Lake's runs at the same size, or None to skip them.
+        episodes: episodes per (ways, shots) size, one query per class.
+        seed: episode seed.
+
+    Returns:
+        dict with `lake20_accuracy` and `lake20_report` (when `runs` is given) and `episodes`
+        (`"5way_1shot"` ... -> accuracy).
+    """
+    embeddings = model.embed(eval_set)
+    results = {"episodes": {}}
+    for ways, shots in EPISODE_SIZES:
+        drawn = fixed_episodes(eval_set, episodes, ways=ways, shots=shots, queries=1, seed=seed, within_group=True)
+        results["episodes"][f"{ways}way_{shots}shot"] = round(episode_accuracy(model, eval_set, drawn, embeddings), 4)
+    if runs is not None:
+        report = evaluate_lake_runs(model, runs)
+        results["lake20_accuracy"] = round(report.accuracy, 4)
+        results["lake20_report"] = report
+    return results
+
+
+def run_one_shot(
+    train_set: ImageSet,
+    eval_set: ImageSet,
+    recipe: OneShotRecipe,
+    runs=None,
+    out_dir: str | Path | None = None,
+    monitor=None,
+) -> dict:
+    """Trains a tower on episodes, then evaluates one-shot recognition.
+
+    Args:
+        train_set: training images at `recipe.image_size`, with groups (background alphabets).
+        eval_set: held-out images at the same size, with groups.
+        recipe: hyperparameters.
+        runs: Lake's runs at the same size (`load_lake_runs(image_size=...)`), or None.
+        out_dir: where to write `model.keras`, `summary.json`, `one_shot_task.png` (with runs) and
+            `training_curve.png`; None writes nothing.
+        monitor: a `TrainingMonitor`; default a terminal progress bar.
+
+    Returns:
+        the summary dict: `lake20_accuracy` (with runs), `episodes`, `iterations`, `seconds`,
+        `device`, the recipe.
+    """
+    for imageset, role in ((train_set, "train_set"), (eval_set, "eval_set")):
+        if imageset.image_shape[:2] != (recipe.image_size, recipe.image_size):
+            raise ValueError(
+                f"run_one_shot: {role} images are {imageset.image_shape[:2]}, the recipe expects "
+                f"{recipe.image_size}x{recipe.image_size}; load with image_size={recipe.image_size}."
+            )
+    start = time.perf_counter()
+    device = device_report()
+    model = build_prototype_model(recipe, train_set.image_shape[-1])
+    training_set = train_set.with_rotated_classes() if recipe.rotations else train_set
+    stream = episode_stream(
+        training_set, recipe.ways, recipe.shots, recipe.queries, seed=recipe.seed,
+        within_group=recipe.within_group, augment=AffineDistortion() if recipe.distortions else None,
+    )
+    images_per_episode = recipe.ways * (recipe.shots + recipe.queries)
+    monitor = monitor or TerminalMonitor(recipe.iterations, images_per_episode,
+                                         record_every=max(1, recipe.iterations // 200))
+    trained = train_loop(model, stream, recipe.iterations, monitor=monitor)
+    results = evaluate_one_shot(model, eval_set, runs, seed=recipe.seed)
+    summary = {
+        **({"lake20_accuracy": results["lake20_accuracy"]} if runs is not None else {}),
+        "episodes": results["episodes"],
+        "iterations": trained["steps_done"],
+        "image_size": recipe.image_size,
+        "train_seconds": round(trained["seconds"], 1),
+        "seconds": round(time.perf_counter() - start, 1),
+        "device": device,
+        "recipe": asdict(recipe),
+    }
+    if out_dir is not None:
+        figures = {"training_curve.png": lambda plotting: plotting.training_curves(
+            trained["history"], x_label="episode", title="Prototypical loss while training")}
+        if runs is not None:
+            report = results["lake20_report"]
+            figures["one_shot_task.png"] = lambda plotting: plotting.one_shot_task_grid(
+                runs[0], query=0, choice=int(report.choices[0][0]), scores=report.scores[0][0],
+                score_kind=model.score_kind)
+        _write_outputs(Path(out_dir), model, summary, figures)
+    return summary

@@ -6,3 +6,5 @@ from .augment import AffineDistortion
 from .pairs import PAIR_MODES, PairSet, fixed_pairs, pair_stream
 from .sources import load_idx, load_image_folder, load_tfds, read_idx
 from .omniglot import OMNIGLOT_SPLITS, load_omniglot, load_omniglot_tfds, omniglot_dir
+from .episodes import EpisodeSet, episode_stream, fixed_episodes
+from .lake import OneShotRun, load_lake_runs

@@ -192,6 +192,43 @@ class ImageSet:
             self.subset(np.flatnonzero(held), name=f"{self.name}[held out]"),
         )
 
+    def with_rotated_classes(self, quarter_turns: Sequence[int] = (1, 2, 3)) -> "ImageSet":
+        """This set plus copies turned by multiples of 90 degrees, each turn a class of its own.
+
+        A character turned on its side is not the same character, so each turn of each class is a
+        new class (and of each group, a new group): four times the classes to learn from, the
+        class augmentation common in few-shot Omniglot training. Use it on training data only.
+
+        Args:
+            quarter_turns: counter-clockwise quarter turns to add (1 = 90 degrees); the original
+                images are always kept as turn 0. Needs square images.
+
+        Returns:
+            ImageSet with `len(quarter_turns) + 1` times the images and classes; class `c` turned
+            `k` times gets label `c + k' * num_classes` (k' its position, 1-based, in
+            `quarter_turns`) and the name `"<name>@<90k>"`.
+
+        Raises:
+            DataError: for non-square images or turns outside 1..3.
+        """
+        turns = [int(t) for t in quarter_turns]
+        if self.image_shape[0] != self.image_shape[1]:
+            raise DataError(f"{self.name}: with_rotated_classes needs square images, got {self.image_shape[:2]}.")
+        if any(t not in (1, 2, 3) for t in turns) or len(set(turns)) != len(turns):
+            raise DataError(f"{self.name}: quarter_turns must be distinct values among 1, 2, 3, got {quarter_turns!r}.")
+        copies = len(turns) + 1
+        num_groups = len(self.group_names) if self.groups is not None else 0
+        return ImageSet(
+            images=np.concatenate([self.images] + [np.rot90(self.images, t, axes=(1, 2)) for t in turns]),
+            labels=np.concatenate([self.labels + k * self.num_classes for k in range(copies)]),
+            class_names=self.class_names + tuple(f"{n}@{90 * t}" for t in turns for n in self.class_names),
+            groups=None
+            if self.groups is None
+            else np.concatenate([self.groups + k * num_groups for k in range(copies)]),
+            group_names=self.group_names + tuple(f"{n}@{90 * t}" for t in turns for n in self.group_names),
+            name=f"{self.name}+rotations",
+        )
+
     def require_pairs(self, min_per_class: int = 2) -> None:
         """Check that same-class pairs can be drawn.
 

@@ -102,6 +102,7 @@ def conv4(
     input_shape: tuple[int, int, int] = (28, 28, 1),
     feature_dim: int = 256,
     width: int = 64,
+    growth: int = 1,
     feature_activation: str | None = "sigmoid",
     invert: bool = True,
     pool_last: bool = True,
@@ -115,7 +116,10 @@ def conv4(
     Args:
         input_shape: `(H, W, C)`, for example `(28, 28, 1)` or `(52, 52, 1)`.
         feature_dim: size of the output features.
-        width: filters in every conv block.
+        width: filters in the first conv block.
+        growth: factor between the filters of one block and the next (1: `width` in every block;
+            2: `width`, `2 width`, `4 width`, `8 width`, which puts capacity where the maps are small
+            and costs about what a constant width does).
         feature_activation: activation of the features; `"sigmoid"` for the twin classifier head,
             None for a contrastive or prototype embedding.
         invert: treat dark strokes on a light background as the signal (True suits Omniglot).
@@ -127,10 +131,13 @@ def conv4(
         keras.Model from pixels `[B, H, W, C]` to features `[B, feature_dim]`.
     """
     _check_dim(feature_dim, "conv4")
+    if not isinstance(growth, int) or growth < 1:
+        raise ValueError(f"conv4: growth must be a positive integer, got {growth!r}.")
     inputs = keras.Input(shape=input_shape, name="pixels")
     x = _pixels_to_unit(inputs, invert)
     for index in range(1, 5):
-        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{index}")(x)
+        filters = width * growth ** (index - 1)
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{index}")(x)
         x = layers.BatchNormalization(name=f"bn{index}")(x)
         x = layers.ReLU(name=f"relu{index}")(x)
         if index < 4 or pool_last:

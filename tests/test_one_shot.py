@@ -1,0 +1,337 @@
+"""One-shot learning: Lake's runs, episodes, rotated classes, the prototype model, embed-once evaluation."""
+
+import io
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import make_imageset
+from siamese_kit import plotting
+from siamese_kit.data import DataError, ImageSet, episode_stream, fixed_episodes, load_lake_runs
+from siamese_kit.data.lake import OneShotRun
+from siamese_kit.layers import TwinClassifierHead
+from siamese_kit.models import PrototypeModel, SiameseModel, conv4
+from siamese_kit.models.prototype import class_prototypes, squared_distances
+from siamese_kit.oneshot import choose, class_scores, episode_accuracy, evaluate_lake_runs
+from siamese_kit.training import train_loop
+
+# ----------------------------------------------------------------------------- Lake's runs
+
+WAYS = 4
+
+
+def glyph_png(class_index, variant):
+    """A 105x105 grey PNG whose bright column marks the class and whose row marks the drawing."""
+    pixels = np.full((105, 105), 255, dtype=np.uint8)
+    pixels[:, 10 + 20 * class_index : 14 + 20 * class_index] = 0
+    pixels[30 + 40 * variant : 33 + 40 * variant, :] = 0
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def run_members(runs=2, answers=((2, 0, 3, 1), (1, 3, 0, 2)), prefix=""):
+    """Zip member name -> bytes in all_runs.zip's layout; test item k is class answers[r][k]."""
+    members = {}
+    for r in range(runs):
+        run = f"run{r + 1:02d}"
+        lines = []
+        for c in range(WAYS):
+            members[f"{prefix}{run}/training/class{c + 1:02d}.png"] = glyph_png(c, 0)
+        for k, answer in enumerate(answers[r]):
+            members[f"{prefix}{run}/test/item{k + 1:02d}.png"] = glyph_png(answer, 1)
+            lines.append(f"{run}/test/item{k + 1:02d}.png {run}/training/class{answer + 1:02d}.png")
+        members[f"{prefix}{run}/class_labels.txt"] = ("\n".join(lines) + "\n").encode()
+    return members
+
+
+def write_zip(path, members):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def write_folder(root, members):
+    for name, data in members.items():
+        target = root.joinpath(*name.split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return root
+
+
+def test_runs_from_zip_and_wrapped_folder_agree(tmp_path):
+    from_zip = load_lake_runs(write_zip(tmp_path / "all_runs.zip", run_members()))
+    from_folder = load_lake_runs(write_folder(tmp_path / "unzipped", run_members(prefix="all_runs/")))
+    assert [r.name for r in from_zip] == ["run01", "run02"]
+    for a, b in zip(from_zip, from_folder):
+        np.testing.assert_array_equal(a.support_images, b.support_images)
+        np.testing.assert_array_equal(a.query_images, b.query_images)
+        np.testing.assert_array_equal(a.answers, b.answers)
+    np.testing.assert_array_equal(from_zip[0].answers, [2, 0, 3, 1])
+    np.testing.assert_array_equal(from_zip[1].answers, [1, 3, 0, 2])
+    assert from_zip[0].support_images.shape == (WAYS, 105, 105, 1)
+    # The answer really is the same glyph: its marking column is dark in both images.
+    run = from_zip[0]
+    column = 10 + 20 * run.answers[0]
+    assert run.query_images[0, 5, column, 0] == 0 and run.support_images[run.answers[0], 5, column, 0] == 0
+
+
+def test_runs_found_through_the_environment_and_resized(monkeypatch, tmp_path):
+    write_zip(tmp_path / "all_runs.zip", run_members())
+    monkeypatch.setenv("SIAMESE_KIT_OMNIGLOT", str(tmp_path))
+    runs = load_lake_runs(image_size=28)
+    assert runs[0].query_images.shape == (WAYS, 28, 28, 1) and runs[0].ways == WAYS
+
+
+def test_bad_runs_are_refused_with_the_file_named(tmp_path):
+    members = run_members()
+    members["run01/class_labels.txt"] = b"run01/test/item01.png run01/training/class09.png\n"
+    with pytest.raises(DataError, match=r"class_labels.txt.*line 1.*class09"):
+        load_lake_runs(write_zip(tmp_path / "wrong_answer.zip", members))
+    members = run_members()
+    members["run01/class_labels.txt"] = b"run01/test/item01.png run01/training/class01.png\n"
+    with pytest.raises(DataError, match="no answer for test image 'item02.png'"):
+        load_lake_runs(write_zip(tmp_path / "missing_answer.zip", members))
+    with pytest.raises(DataError, match=r"absolute or contains '\.\.'"):
+        load_lake_runs(write_zip(tmp_path / "escape.zip", {**run_members(), "../evil.png": b"x"}))
+    with pytest.raises(DataError, match="No one-shot runs"):
+        load_lake_runs(write_zip(tmp_path / "empty.zip", {"readme.txt": b"nothing"}))
+    with pytest.raises(DataError, match="not found"):
+        load_lake_runs(tmp_path / "nowhere.zip")
+    members = run_members()
+    members["run02/test/item03.png"] = b"not a png"
+    with pytest.raises(DataError, match="run02/test/item03.png"):
+        load_lake_runs(write_zip(tmp_path / "corrupt.zip", members))
+
+
+def test_real_lake_runs(omniglot_dir_or_skip):
+    runs = load_lake_runs(image_size=28)
+    assert len(runs) == 20 and all(r.ways == 20 for r in runs)
+    for run in runs:
+        assert sorted(run.answers.tolist()) == list(range(20))  # one test item per class
+    # run01's first line of class_labels.txt, read independently of the loader.
+    with zipfile.ZipFile(omniglot_dir_or_skip / "all_runs.zip") as archive:
+        first = archive.read("run01/class_labels.txt").decode().split()[1]
+    assert runs[0].support_files[runs[0].answers[0]] == first.rsplit("/", 1)[-1]
+
+
+# ----------------------------------------------------------------------------- episodes
+
+
+def grouped_set(groups=3, classes_per_group=6, per_class=5, size=8):
+    base = make_imageset(num_classes=groups * classes_per_group, per_class=per_class, size=size)
+    return ImageSet(base.images, base.labels, base.class_names, groups=base.labels // classes_per_group,
+                    name="grouped")
+
+
+def test_fixed_episodes_draw_distinct_classes_within_one_group():
+    data = grouped_set()
+    episodes = fixed_episodes(data, 50, ways=4, shots=2, queries=2, seed=3)
+    assert episodes.support_index.shape == (50, 4, 2) and episodes.query_index.shape == (50, 4, 2)
+    seen_groups = set()
+    for e in range(50):
+        classes = episodes.classes[e]
+        assert len(set(classes.tolist())) == 4
+        assert (data.labels[episodes.support_index[e]] == classes[:, None]).all()
+        assert (data.labels[episodes.query_index[e]] == classes[:, None]).all()
+        groups = data.groups[np.concatenate([episodes.support_index[e].ravel(), episodes.query_index[e].ravel()])]
+        assert len(set(groups.tolist())) == 1
+        seen_groups.add(int(groups[0]))
+        chosen = np.concatenate([episodes.support_index[e].ravel(), episodes.query_index[e].ravel()])
+        assert len(set(chosen.tolist())) == len(chosen)  # no image twice in an episode
+    assert seen_groups == {0, 1, 2}
+
+
+def test_episodes_across_groups_mix_alphabets_and_are_seeded():
+    data = grouped_set()
+    across = fixed_episodes(data, 40, ways=6, shots=1, queries=1, seed=0, within_group=False)
+    assert any(len(set((across.classes[e] // 6).tolist())) > 1 for e in range(40))
+    again = fixed_episodes(data, 40, ways=6, shots=1, queries=1, seed=0, within_group=False)
+    other = fixed_episodes(data, 40, ways=6, shots=1, queries=1, seed=1, within_group=False)
+    np.testing.assert_array_equal(across.support_index, again.support_index)
+    assert not np.array_equal(across.support_index, other.support_index)
+
+
+def test_episode_stream_matches_fixed_episodes_and_resumes():
+    data = grouped_set()
+    fixed = fixed_episodes(data, 3, ways=3, shots=2, queries=1, seed=5)
+    stream = list(episode_stream(data, ways=3, shots=2, queries=1, seed=5).take(3))
+    for e, episode in enumerate(stream):
+        np.testing.assert_array_equal(episode["support"].numpy(), data.images[fixed.support_index[e].ravel()])
+        np.testing.assert_array_equal(episode["query"].numpy(), data.images[fixed.query_index[e].ravel()])
+        np.testing.assert_array_equal(episode["support_labels"].numpy(), [0, 0, 1, 1, 2, 2])
+        np.testing.assert_array_equal(episode["classes"].numpy(), fixed.classes[e])
+    resumed = next(iter(episode_stream(data, ways=3, shots=2, queries=1, seed=5, start_episode=2)))
+    np.testing.assert_array_equal(resumed["support"].numpy(), stream[2]["support"].numpy())
+
+
+def test_bad_episode_requests_say_what_to_change(small_set):
+    data = grouped_set(classes_per_group=3)
+    with pytest.raises(DataError, match="at most 3 classes.*fewer than ways=4.*within_group=False"):
+        fixed_episodes(data, 1, ways=4)
+    with pytest.raises(DataError, match="within_group=True needs an ImageSet with groups"):
+        episode_stream(small_set, ways=2)
+    with pytest.raises(DataError, match="queries must be an integer"):
+        episode_stream(data, ways=2, queries=0)
+    with pytest.raises(DataError, match="ways must be an integer"):
+        fixed_episodes(data, 1, ways=1)
+    with pytest.raises(DataError, match="6 or more images"):
+        fixed_episodes(data, 1, ways=2, shots=3, queries=3)  # every class has 5
+    with pytest.raises(DataError, match="count must be a positive integer"):
+        fixed_episodes(data, 0, ways=2)
+
+
+def test_rotated_classes_are_new_classes_and_groups():
+    data = grouped_set(groups=2, classes_per_group=2, per_class=2)
+    rotated = data.with_rotated_classes()
+    assert len(rotated) == 4 * len(data) and rotated.num_classes == 4 * data.num_classes
+    assert len(rotated.group_names) == 4 * len(data.group_names)
+    n = len(data)
+    np.testing.assert_array_equal(rotated.images[n : 2 * n], np.rot90(data.images, 1, axes=(1, 2)))
+    np.testing.assert_array_equal(rotated.labels[n : 2 * n], data.labels + data.num_classes)
+    assert rotated.class_names[data.num_classes] == f"{data.class_names[0]}@90"
+    np.testing.assert_array_equal(rotated.groups[3 * n :], data.groups + 3 * len(data.group_names))
+    with pytest.raises(DataError, match="quarter_turns"):
+        data.with_rotated_classes((4,))
+    wide = ImageSet(np.zeros((2, 4, 6, 1), np.uint8), np.array([0, 1]))
+    with pytest.raises(DataError, match="square images"):
+        wide.with_rotated_classes()
+
+
+# ----------------------------------------------------------------------------- prototype model
+
+
+def test_prototypes_and_distances_match_brute_force():
+    rng = np.random.default_rng(0)
+    support = rng.normal(size=(6, 3)).astype("float32")  # 3 ways x 2 shots, class by class
+    queries = rng.normal(size=(4, 3)).astype("float32")
+    prototypes = np.asarray(class_prototypes(support, 3))
+    np.testing.assert_allclose(prototypes, support.reshape(3, 2, 3).mean(1), rtol=1e-6)
+    brute = np.array([[np.sum((q - p) ** 2) for p in prototypes] for q in queries])
+    np.testing.assert_allclose(np.asarray(squared_distances(queries, prototypes)), brute, rtol=1e-5, atol=1e-5)
+
+
+def tiny_prototype_model(size=8, seed=0):
+    keras.utils.set_random_seed(seed)
+    encoder = conv4((size, size, 1), feature_dim=8, width=4, feature_activation=None, pool_last=False)
+    model = PrototypeModel(encoder)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    return model
+
+
+def test_prototype_training_learns_and_survives_saving(tmp_path):
+    data = grouped_set(groups=2, classes_per_group=6, per_class=6)
+    model = tiny_prototype_model()
+    stream = episode_stream(data, ways=5, shots=1, queries=3, seed=0)
+    episodes = fixed_episodes(data, 40, ways=5, shots=1, queries=1, seed=9)
+    before = episode_accuracy(model, data, episodes)
+    history = train_loop(model, stream, 60)["history"]
+    after = episode_accuracy(model, data, episodes)
+    assert after > max(before, 0.5), (before, after)
+    assert np.mean(history["loss"][-5:]) < np.mean(history["loss"][:5])
+    model.save(tmp_path / "proto.keras")
+    loaded = keras.saving.load_model(tmp_path / "proto.keras", safe_mode=True)
+    assert isinstance(loaded, PrototypeModel) and loaded.score_kind == "distance"
+    np.testing.assert_allclose(loaded.embed(data), model.embed(data), rtol=1e-5, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def test_similarity_scores_equal_running_the_twin_on_every_pair():
+    keras.utils.set_random_seed(1)
+    encoder = conv4((8, 8, 1), feature_dim=6, width=4, pool_last=False)
+    model = SiameseModel(encoder, TwinClassifierHead(kernel_stddev=0.5))
+    data = make_imageset(num_classes=3, per_class=4)
+    support_images = data.images[[0, 1, 4, 5, 8, 9]]  # 3 ways x 2 shots
+    query_images = data.images[[2, 6, 10, 11]]
+    embeddings = model.embed(np.concatenate([support_images, query_images]))
+    scores = class_scores(model, embeddings[:6].reshape(3, 2, -1), embeddings[6:])
+    per_pair = np.zeros((4, 3))
+    for q in range(4):
+        for w in range(3):
+            pair = model((np.repeat(query_images[q : q + 1], 2, 0), support_images[2 * w : 2 * w + 2]))
+            per_pair[q, w] = np.mean(keras.ops.convert_to_numpy(pair))
+    np.testing.assert_allclose(scores, per_pair, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(choose(scores, "similarity"), per_pair.argmax(1))
+
+
+def test_distance_scores_use_the_mean_of_the_shots():
+    model = PixelModel()
+    support = np.array([[[0, 0], [2, 0]], [[10, 0], [10, 2]]], dtype="float32")  # prototypes (1,0), (10,1)
+    queries = np.array([[1, 0], [9, 1]], dtype="float32")
+    scores = class_scores(model, support, queries)
+    np.testing.assert_allclose(scores, [[0, np.hypot(9, 1)], [np.hypot(8, 1), 1]], atol=1e-5)
+    np.testing.assert_array_equal(choose(scores, "distance"), [0, 1])
+    with pytest.raises(ValueError, match="score_kind"):
+        choose(scores, "probability")
+
+
+class PixelModel:
+    """A stand-in distance model whose embedding is the raw pixels: counts how often it embeds."""
+
+    score_kind = "distance"
+
+    def __init__(self):
+        self.calls = 0
+
+    def embed(self, images):
+        self.calls += 1
+        images = getattr(images, "images", images)
+        return np.asarray(images, dtype="float32").reshape(len(images), -1)
+
+
+def test_lake_evaluation_embeds_each_run_once_and_scores_trials(tmp_path):
+    runs = load_lake_runs(write_zip(tmp_path / "all_runs.zip", run_members()), image_size=28)
+    model = PixelModel()
+    report = evaluate_lake_runs(model, runs)
+    assert model.calls == len(runs)
+    assert report.accuracy == 1.0 and report.run_accuracy == [1.0, 1.0]
+    np.testing.assert_array_equal(report.choices[0], runs[0].answers)
+    # With the answers scrambled, only the trials whose answer did not move stay right.
+    scrambled = [OneShotRun(r.name, r.support_images, r.query_images, np.roll(r.answers, 1), r.support_files,
+                            r.query_files) for r in runs]
+    assert evaluate_lake_runs(PixelModel(), scrambled).accuracy == 0.0
+
+
+def test_episode_accuracy_matches_a_per_episode_brute_force():
+    data = grouped_set(groups=2, classes_per_group=5, per_class=5)
+    episodes = fixed_episodes(data, 30, ways=4, shots=2, queries=2, seed=2)
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(size=(len(data), 3)).astype("float32")
+    model = PixelModel()
+    hits = []
+    for e in range(30):
+        prototypes = embeddings[episodes.support_index[e]].mean(1)
+        for w in range(4):
+            for q in episodes.query_index[e, w]:
+                hits.append(np.argmin(np.linalg.norm(prototypes - embeddings[q], axis=1)) == w)
+    assert episode_accuracy(model, data, episodes, embeddings) == pytest.approx(np.mean(hits))
+    assert model.calls == 0  # embeddings given: nothing re-embedded
+
+
+# ----------------------------------------------------------------------------- picture
+
+
+def test_one_shot_task_grid_marks_the_right_and_the_chosen_candidate(tmp_path):
+    run = load_lake_runs(write_zip(tmp_path / "all_runs.zip", run_members()))[0]
+    answer = int(run.answers[0])
+    wrong = (answer + 1) % WAYS
+    figure = plotting.one_shot_task_grid(run, query=0, choice=wrong, scores=np.arange(WAYS, dtype=float))
+    candidates = [ax for ax in figure.axes if ax.get_title().startswith("#")]
+    assert len(candidates) == WAYS
+    assert "RIGHT" in candidates[answer].get_title()
+    assert "CHOSEN (WRONG)" in candidates[wrong].get_title()
+    assert candidates[wrong].spines["left"].get_linewidth() > candidates[answer].spines["left"].get_linewidth()
+    assert candidates[wrong].title.get_color() == plotting.WRONG_COLOUR
+    right = plotting.one_shot_task_grid(run, query=0, choice=answer)
+    chosen = [ax for ax in right.axes if "CHOSEN" in ax.get_title()]
+    assert len(chosen) == 1 and "RIGHT CHOSEN" in chosen[0].get_title()
+    with pytest.raises(ValueError, match="choice must be between 0 and 3"):
+        plotting.one_shot_task_grid(run, choice=7)
+    with pytest.raises(ValueError, match="scores has 2 values for 4 candidates"):
+        plotting.one_shot_task_grid(run, scores=[1.0, 2.0])
