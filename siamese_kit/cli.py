@@ -48,8 +48,11 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
 
     train = commands.add_parser("train", help="train a recipe from flags or a JSON config file")
-    train.add_argument("--recipe", choices=["contrastive", "twin"], required=True,
-                       help="contrastive: MNIST twins with a centroid decoder; twin: Omniglot twin classifier")
+    train.add_argument("--recipe", choices=["contrastive", "twin", "one-shot"], required=True,
+                       help="contrastive: MNIST twins with a centroid decoder; twin: Omniglot twin classifier; "
+                            "one-shot: Omniglot episodes with the prototypical loss, tested on Lake's 20 runs")
+    train.add_argument("--background", default="images_background_small1",
+                       help="one-shot only: the Omniglot split to train on (default: the 5-alphabet minimal split)")
     train.add_argument("--config", type=Path, default=None, help="JSON file of recipe settings")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override one recipe setting, e.g. --set iterations=500 (repeatable)")
@@ -60,6 +63,9 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="evaluate a saved model on its recipe's test data")
     evaluate.add_argument("model", type=Path, help="a model.keras written by `siamese-kit train`")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--one-shot", action="store_true",
+                          help="score an Omniglot model on Lake's 20 runs and evaluation-alphabet episodes "
+                               "(the default for models trained with --recipe one-shot)")
 
     commands.add_parser("info", help="print versions and the device TensorFlow will use")
     return parser
@@ -102,6 +108,15 @@ def _train(args) -> int:
         recipe = ContrastiveRecipe.from_dict(settings)
         summary = run_contrastive(load_dataset("mnist", "train"), load_dataset("mnist", "test"), recipe,
                                   out_dir=args.out)
+    elif args.recipe == "one-shot":
+        from .data import load_lake_runs, load_omniglot
+        from .recipes import OneShotRecipe, run_one_shot
+
+        recipe = OneShotRecipe.from_dict(settings)
+        size = recipe.image_size
+        summary = run_one_shot(load_omniglot(args.background, image_size=size),
+                               load_omniglot("images_evaluation", image_size=size), recipe,
+                               runs=load_lake_runs(image_size=size), out_dir=args.out)
     else:
         from .data import load_omniglot
 
@@ -117,24 +132,33 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     import keras
 
-    from .recipes import evaluate_contrastive, evaluate_twin
+    from .models import PrototypeModel
+    from .recipes import evaluate_contrastive, evaluate_one_shot, evaluate_twin
 
     if not args.model.is_file():
         raise ValueError(f"model file not found: {args.model}; train one with `siamese-kit train`.")
     model = keras.saving.load_model(args.model, safe_mode=True)
-    if model.score_kind == "distance":
+    if args.one_shot or isinstance(model, PrototypeModel):
+        from .data import load_lake_runs, load_omniglot
+
+        size = int(model.encoder.input_shape[1])
+        results = evaluate_one_shot(model, load_omniglot("images_evaluation", image_size=size),
+                                    load_lake_runs(image_size=size), seed=args.seed)
+        summary = {"lake20_accuracy": results["lake20_accuracy"], "episodes": results["episodes"]}
+    elif model.score_kind == "distance":
         from .data import load_dataset
 
         _, validation_set = load_dataset("mnist", "train").split(1 / 12, seed=args.seed)
         results = evaluate_contrastive(model, load_dataset("mnist", "test"), validation_set, seed=args.seed)
         keys = ("test_centroid_accuracy", "pair_accuracy", "pair_threshold")
+        summary = {key: round(float(results[key]), 4) for key in keys}
     else:
         from .data import load_omniglot
 
         size = int(model.encoder.input_shape[1])
         results = evaluate_twin(model, load_omniglot("images_evaluation", image_size=size), seed=args.seed)
         keys = ("pair_accuracy_750", "pair_accuracy_10k", "roc_auc")
-    summary = {key: round(float(results[key]), 4) for key in keys}
+        summary = {key: round(float(results[key]), 4) for key in keys}
     out = args.model.with_name("evaluation.json")
     out.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary))

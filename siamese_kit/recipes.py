@@ -22,6 +22,7 @@ from .data.pairs import fixed_pairs, pair_stream
 from .devices import device_report
 from .evaluation import (
     best_accuracy_threshold,
+    calibrate_twin_head,
     centroid_accuracy,
     pair_accuracy,
     pair_scores,
@@ -278,6 +279,9 @@ class TwinRecipe(_RecipeSettings):
         schedule: `"cosine"` decay to zero over the run, or `"constant"` (the tutorial).
         negatives: `"any"` class, or `"same_group"` (another character of the same alphabet).
         distortions: apply Koch et al.'s random affine distortions to training images.
+        calibration_groups: groups (alphabets) of the training set kept out of training and used to
+            calibrate the head afterwards (`evaluation.calibrate_twin_head`), so its 0.5 threshold
+            suits characters it never saw; 0 trains on every group and leaves the head as trained.
         jit_compile: compile the training step with XLA.
         mixed_precision: compute in float16 where safe (a GPU option; slower on most CPUs).
         seed: seeds weights and the pair stream.
@@ -296,11 +300,15 @@ class TwinRecipe(_RecipeSettings):
     schedule: str = "cosine"
     negatives: str = "any"
     distortions: bool = True
+    calibration_groups: int = 0
     jit_compile: bool = False
     mixed_precision: bool = False
     seed: int = 0
 
     def __post_init__(self):
+        if isinstance(self.calibration_groups, bool) or not isinstance(self.calibration_groups, int) \
+                or self.calibration_groups < 0:
+            raise ValueError(f"TwinRecipe: calibration_groups must be an integer >= 0, got {self.calibration_groups!r}.")
         if self.encoder not in TWIN_ENCODERS:
             raise ValueError(f"TwinRecipe: encoder must be one of {TWIN_ENCODERS}, got {self.encoder!r}.")
         if self.schedule not in ("cosine", "constant"):
@@ -414,6 +422,9 @@ def run_twin(
             )
     start = time.perf_counter()
     device = device_report()
+    calibration_set = None
+    if recipe.calibration_groups:
+        train_set, calibration_set = train_set.split_groups(recipe.calibration_groups, seed=2000 + recipe.seed)
     model = build_twin_model(recipe, train_set.image_shape[-1])
     stream = pair_stream(
         train_set, recipe.batch_size, seed=recipe.seed, mode="random", negatives=recipe.negatives,
@@ -421,6 +432,15 @@ def run_twin(
     )
     monitor = monitor or TerminalMonitor(recipe.iterations, recipe.batch_size, record_every=max(1, recipe.iterations // 200))
     trained = train_loop(model, stream, recipe.iterations, monitor=monitor, jit_compile=recipe.jit_compile)
+    calibration = {}
+    if calibration_set is not None:
+        before = evaluate_twin(model, eval_set, seed=recipe.seed)
+        scale, shift = calibrate_twin_head(model, calibration_set, seed=recipe.seed + 1)
+        calibration = {"calibration": {
+            "alphabets": [calibration_set.group_names[g] for g in np.unique(calibration_set.groups)],
+            "scale": round(scale, 4), "shift": round(shift, 4),
+            "before": {k: round(before[k], 4) for k in ("pair_accuracy_750", "pair_accuracy_10k", "roc_auc")},
+        }}
     results = evaluate_twin(model, eval_set, seed=recipe.seed)
     summary = {
         "pair_accuracy_750": round(results["pair_accuracy_750"], 4),
@@ -434,6 +454,7 @@ def run_twin(
         "seconds": round(time.perf_counter() - start, 1),
         "device": device,
         "recipe": asdict(recipe),
+        **calibration,
     }
     if out_dir is not None:
         predictions = predict_same(results["pair_scores"], 0.5, model.score_kind)

@@ -87,3 +87,29 @@ def test_model_refuses_inputs_that_are_not_pairs():
         model(np.zeros((2, 8, 8, 1), np.float32))
     with pytest.raises(ValueError, match="CentroidDecoder"):
         centroid_accuracy(model, make_imageset())
+
+
+def test_conv4_growth_widens_each_block_and_bad_values_are_refused():
+    from siamese_kit.models import conv4
+
+    tower = conv4((28, 28, 1), feature_dim=8, width=4, growth=2, pool_last=False)
+    assert [tower.get_layer(f"conv{i}").filters for i in range(1, 5)] == [4, 8, 16, 32]
+    assert tower.get_layer("flatten").output.shape[-1] == 3 * 3 * 32
+    assert [conv4((28, 28, 1), width=5).get_layer(f"conv{i}").filters for i in range(1, 5)] == [5] * 4
+    with pytest.raises(ValueError, match="growth must be a positive integer"):
+        conv4((28, 28, 1), growth=0)
+
+
+def test_recipes_refuse_bad_settings_by_name():
+    from siamese_kit.recipes import OneShotRecipe, TwinRecipe
+
+    with pytest.raises(ValueError, match="calibration_groups must be an integer >= 0"):
+        TwinRecipe(calibration_groups=-1)
+    with pytest.raises(ValueError, match="growth must be a positive integer"):
+        TwinRecipe(growth=0)
+    with pytest.raises(ValueError, match="ways must be a positive integer"):
+        OneShotRecipe(ways=0)
+    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+        OneShotRecipe(learning_rate=0.0)
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['way'\]"):
+        OneShotRecipe.from_dict({"way": 5})
