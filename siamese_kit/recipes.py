@@ -281,7 +281,8 @@ class TwinRecipe(_RecipeSettings):
         distortions: apply Koch et al.'s random affine distortions to training images.
         calibration_groups: groups (alphabets) of the training set kept out of training and used to
             calibrate the head afterwards (`evaluation.calibrate_twin_head`), so its 0.5 threshold
-            suits characters it never saw; 0 trains on every group and leaves the head as trained.
+            suits characters it never saw; 0 trains on every group and leaves the head as trained
+            (the tutorial).
         jit_compile: compile the training step with XLA.
         mixed_precision: compute in float16 where safe (a GPU option; slower on most CPUs).
         seed: seeds weights and the pair stream.
@@ -300,7 +301,7 @@ class TwinRecipe(_RecipeSettings):
     schedule: str = "cosine"
     negatives: str = "any"
     distortions: bool = True
-    calibration_groups: int = 0
+    calibration_groups: int = 5
     jit_compile: bool = False
     mixed_precision: bool = False
     seed: int = 0
@@ -330,7 +331,7 @@ class TwinRecipe(_RecipeSettings):
         """
         settings = dict(encoder="koch_105", image_size=105, feature_dim=4096, iterations=10_000,
                         batch_size=180, learning_rate=6e-5, beta_1=0.9, beta_2=0.99, schedule="constant",
-                        distortions=False)
+                        distortions=False, calibration_groups=0)
         settings.update(changes)
         return cls(**settings)
 
