@@ -626,7 +626,7 @@ def run_one_shot(
     }
     if out_dir is not None:
         figures = {"training_curve.png": lambda plotting: plotting.training_curves(
-            trained["history"], x_label="episode", title="Prototypical loss while training")}
+            trained["history"], x_label="step", title="Prototypical loss while training (one step = one episode)")}
         if runs is not None:
             report = results["lake20_report"]
             figures["one_shot_task.png"] = lambda plotting: plotting.one_shot_task_grid(
