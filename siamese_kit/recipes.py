@@ -415,12 +415,7 @@ def run_twin(
         the summary dict: `pair_accuracy_750`, `pair_accuracy_10k`, `roc_auc`, `iterations`,
         `batch_size`, `image_size`, `encoder`, `seconds`, `device`, the recipe.
     """
-    for imageset, role in ((train_set, "train_set"), (eval_set, "eval_set")):
-        if imageset.image_shape[:2] != (recipe.image_size, recipe.image_size):
-            raise ValueError(
-                f"run_twin: {role} images are {imageset.image_shape[:2]}, the recipe expects "
-                f"{recipe.image_size}x{recipe.image_size}; load with image_size={recipe.image_size}."
-            )
+    _require_image_size("run_twin", recipe.image_size, train_set=train_set, eval_set=eval_set)
     start = time.perf_counter()
     device = device_report()
     calibration_set = None
@@ -469,6 +464,16 @@ def run_twin(
             },
         )
     return summary
+
+
+def _require_image_size(caller: str, size: int, **imagesets: ImageSet) -> None:
+    """Refuses image sets whose images are not `size` x `size`, naming the argument and the fix."""
+    for role, imageset in imagesets.items():
+        if imageset.image_shape[:2] != (size, size):
+            raise ValueError(
+                f"{caller}: {role} images are {imageset.image_shape[:2]}, the recipe expects "
+                f"{size}x{size}; load with image_size={size}."
+            )
 
 
 def _write_outputs(out_dir: Path, model, summary: dict, figures: dict) -> None:
@@ -595,12 +600,7 @@ def run_one_shot(
         the summary dict: `lake20_accuracy` (with runs), `episodes`, `iterations`, `seconds`,
         `device`, the recipe.
     """
-    for imageset, role in ((train_set, "train_set"), (eval_set, "eval_set")):
-        if imageset.image_shape[:2] != (recipe.image_size, recipe.image_size):
-            raise ValueError(
-                f"run_one_shot: {role} images are {imageset.image_shape[:2]}, the recipe expects "
-                f"{recipe.image_size}x{recipe.image_size}; load with image_size={recipe.image_size}."
-            )
+    _require_image_size("run_one_shot", recipe.image_size, train_set=train_set, eval_set=eval_set)
     start = time.perf_counter()
     device = device_report()
     model = build_prototype_model(recipe, train_set.image_shape[-1])

@@ -20,6 +20,25 @@ def make_imageset(num_classes=4, per_class=6, size=8, seed=0, name="synthetic"):
     return ImageSet(images, labels, class_names=[f"class{c}" for c in range(num_classes)], name=name)
 
 
+def write_zip(path, members):
+    """A zip of `members` (name -> bytes), written as a downloaded archive would be."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def write_folder(root, members):
+    """`members` (name -> bytes) written as files under `root`, as an unzipped archive."""
+    for name, data in members.items():
+        target = root.joinpath(*name.split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return root
+
+
 @pytest.fixture
 def small_set():
     return make_imageset()

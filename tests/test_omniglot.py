@@ -5,13 +5,13 @@ Most tests use a tiny Omniglot-like split written to tmp_path; the real-data tes
 """
 
 import io
-import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import siamese_kit.data.omniglot as omniglot_module
+from conftest import write_folder, write_zip
 from siamese_kit.data import (
     OMNIGLOT_SPLITS,
     DataError,
@@ -65,21 +65,6 @@ def omniglot_members(split="images_background"):
                 name = f"{split}/{alphabet}/character{c + 1:02d}/{class_index + 1:04d}_{d + 1:02d}.png"
                 members[name] = character_png(class_index, d)
     return members
-
-
-def write_zip(path, members):
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return path
-
-
-def write_folder(root, members):
-    for name, data in members.items():
-        target = root.joinpath(*name.split("/"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    return root
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_imageset
+from conftest import make_imageset, write_folder, write_zip
 from siamese_kit import plotting
 from siamese_kit.data import DataError, ImageSet, episode_stream, fixed_episodes, load_lake_runs
 from siamese_kit.data.lake import OneShotRun
@@ -46,21 +46,6 @@ def run_members(runs=2, answers=((2, 0, 3, 1), (1, 3, 0, 2)), prefix=""):
             lines.append(f"{run}/test/item{k + 1:02d}.png {run}/training/class{answer + 1:02d}.png")
         members[f"{prefix}{run}/class_labels.txt"] = ("\n".join(lines) + "\n").encode()
     return members
-
-
-def write_zip(path, members):
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return path
-
-
-def write_folder(root, members):
-    for name, data in members.items():
-        target = root.joinpath(*name.split("/"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    return root
 
 
 def test_runs_from_zip_and_wrapped_folder_agree(tmp_path):

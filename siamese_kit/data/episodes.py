@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from .imageset import DataError, ImageSet
+from .pairs import augment_both, numbered_stream
 
 
 def _padded_rows(rows: list[np.ndarray]) -> tuple[tf.Tensor, tf.Tensor]:
@@ -156,12 +157,10 @@ def episode_stream(
         support_index, query_index, classes = _sample_episode_indices(
             tables, ways, shots, queries, seed, episode_number
         )
-        support = tf.gather(images, tf.reshape(support_index, [-1]))
-        query = tf.gather(images, tf.reshape(query_index, [-1]))
-        if augment is not None:
-            base = tf.cast(episode_number, tf.int64) * 2
-            support = augment(support, tf.stack([tf.cast(seed, tf.int64) + 7919, base]))
-            query = augment(query, tf.stack([tf.cast(seed, tf.int64) + 7919, base + 1]))
+        support, query = augment_both(
+            augment, tf.gather(images, tf.reshape(support_index, [-1])),
+            tf.gather(images, tf.reshape(query_index, [-1])), seed, episode_number,
+        )
         return {
             "support": support,
             "query": query,
@@ -170,11 +169,7 @@ def episode_stream(
             "classes": classes,
         }
 
-    return (
-        tf.data.Dataset.counter(start=start_episode)
-        .map(make_episode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    return numbered_stream(make_episode, start_episode)
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,16 @@ asks which of the 20 training images is the same character; 20 runs x 20 trials 
 
 from __future__ import annotations
 
-import io
 import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from .imageset import DataError
 from .omniglot import RESAMPLE, _image_size, omniglot_dir, OMNIGLOT_ENV, OMNIGLOT_URL
 from .sources import _check_member_name
+from .sources import _decode as _decode_member
 
 LABELS_FILE = "class_labels.txt"
 
@@ -109,14 +107,8 @@ def _find_runs_source(path) -> Path:
 
 
 def _decode(tree: _Tree, name: str, size) -> np.ndarray:
-    try:
-        with Image.open(io.BytesIO(tree.read(name))) as image:
-            image = image.convert("L")
-            if size is not None and image.size != (size[1], size[0]):
-                image = image.resize((size[1], size[0]), RESAMPLE)
-            return np.asarray(image, dtype=np.uint8)[..., np.newaxis]
-    except Exception as e:  # PIL signals bad data with many exception types; all mean unreadable
-        raise DataError(f"Cannot read image {tree.describe(name)}: {type(e).__name__}: {e}.") from e
+    """Grey pixels `[H, W, 1]` of one file, resized once, by the same decoder as the image loaders."""
+    return _decode_member(tree, name, "L", size, RESAMPLE)[..., np.newaxis]
 
 
 def _read_run(tree: _Tree, prefix: str, run: str, size) -> OneShotRun:

@@ -138,6 +138,28 @@ def _sample_pair_indices(
     return index_a, index_b, tf.cast(is_same, tf.int32)
 
 
+def augment_both(augment, first, second, seed, number):
+    """Applies `augment` to two image batches of element `number` of a stream, or passes them through.
+
+    Seeds apart from the sampler's `(seed, number)` keep the sampling and the distortions independent,
+    and each batch gets its own, so the stream stays reproducible.
+    """
+    if augment is None:
+        return first, second
+    base = tf.cast(number, tf.int64) * 2
+    offset = tf.cast(seed, tf.int64) + 7919
+    return augment(first, tf.stack([offset, base])), augment(second, tf.stack([offset, base + 1]))
+
+
+def numbered_stream(make_element, start: int = 0) -> tf.data.Dataset:
+    """`make_element(0), make_element(1), ...` from `start` on, in order, computed in parallel, prefetched."""
+    return (
+        tf.data.Dataset.counter(start=start)
+        .map(make_element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
 def _check_stream_args(imageset: ImageSet, batch_size: int, mode: str, negatives: str = "any") -> None:
     if not isinstance(imageset, ImageSet):
         raise DataError(
@@ -215,12 +237,8 @@ def pair_stream(
         index_a, index_b, pair_label = _sample_pair_indices(
             tables, batch_size, seed, batch_number, mode, negatives
         )
-        image_a, image_b = tf.gather(images, index_a), tf.gather(images, index_b)
-        if augment is not None:
-            # Seeds apart from the sampler's (seed, batch) keep pairs and distortions independent.
-            base = tf.cast(batch_number, tf.int64) * 2
-            image_a = augment(image_a, tf.stack([tf.cast(seed, tf.int64) + 7919, base]))
-            image_b = augment(image_b, tf.stack([tf.cast(seed, tf.int64) + 7919, base + 1]))
+        image_a, image_b = augment_both(augment, tf.gather(images, index_a), tf.gather(images, index_b),
+                                        seed, batch_number)
         features = {
             "image_a": image_a,
             "image_b": image_b,
@@ -229,11 +247,7 @@ def pair_stream(
         }
         return features, tf.cast(pair_label, tf.float32)
 
-    return (
-        tf.data.Dataset.counter(start=start_batch)
-        .map(make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    return numbered_stream(make_batch, start_batch)
 
 
 @dataclass(frozen=True)
