@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 SIAMESE_KIT_OMNIGLOT ?= $(wildcard $(abspath $(CURDIR)/../shared/data/omniglot))
 export SIAMESE_KIT_OMNIGLOT
 
-.PHONY: demo test install data clean-venv
+.PHONY: demo test install data browser clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,17 @@ data: install
 demo: data
 	$(BIN)/siamese-kit demo --out runs/demo
 
-test: data
+# Headless Chromium and its driver for the browser test (Debian packages). Elsewhere, install them
+# yourself: the test is skipped without them, except under CI where it must run.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null \
+	    || echo "make browser: could not install chromium and chromium-driver; the browser test needs them"; \
+	else echo "make browser: no apt-get; install Chromium and chromedriver to run the browser test"; fi
+
+test: data browser
 	$(PY) -m pytest -q --nbval-lax tests notebooks
 
 clean-venv:

@@ -36,6 +36,49 @@ def confusion_matrix(true_labels, predicted_labels, num_classes: int) -> np.ndar
     return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
+def per_class_accuracy(true_labels, predicted_labels, num_classes: int) -> np.ndarray:
+    """Accuracy within each true class (recall per class).
+
+    Args:
+        true_labels: int array `[N]` of classes in `[0, num_classes)`.
+        predicted_labels: int array `[N]` of classes in `[0, num_classes)`.
+        num_classes: number of classes K.
+
+    Returns:
+        float64 array `[K]`: share of each class's items predicted as that class; nan for classes
+        without items (their accuracy is unknown, not 0).
+
+    Raises:
+        ValueError: on mismatched lengths, non-integer labels, labels outside `[0, num_classes)` or
+            `num_classes` < 1.
+    """
+    num_classes = _check_positive_int(num_classes, "num_classes", "per_class_accuracy")
+    arrays = []
+    for name, values in (("true_labels", true_labels), ("predicted_labels", predicted_labels)):
+        values = np.asarray(values)
+        if values.ndim != 1:
+            raise ValueError(f"per_class_accuracy: {name} must be 1-D `[N]`, got shape {values.shape}.")
+        if values.size and not (np.issubdtype(values.dtype, np.integer) or values.dtype == bool):
+            raise ValueError(
+                f"per_class_accuracy: {name} must be integer class indices, got dtype {values.dtype}."
+            )
+        # Out-of-range labels would silently land in another class's cell of the flat bincount.
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(
+                f"per_class_accuracy: {name} must lie in [0, {num_classes}), got values from {values.min()} "
+                f"to {values.max()}; pass the right num_classes."
+            )
+        arrays.append(values.astype(np.int64))
+    if arrays[0].shape != arrays[1].shape:
+        raise ValueError(
+            f"per_class_accuracy: need equally many true and predicted labels, got {len(arrays[0])} and "
+            f"{len(arrays[1])}."
+        )
+    confusion = confusion_matrix(arrays[0], arrays[1], num_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.diag(confusion) / confusion.sum(axis=1)
+
+
 @dataclass
 class CentroidReport:
     """Result of nearest-centroid classification over a test ImageSet.
@@ -74,14 +117,11 @@ def centroid_accuracy(model, test_set: ImageSet, embeddings: np.ndarray | None =
         embeddings = model.embed(test_set)
     predictions = np.asarray(ops.convert_to_numpy(model.decoder.predict_classes(embeddings)))
     confusion = confusion_matrix(test_set.labels, predictions, model.decoder.num_classes)
-    totals = confusion.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_class = np.diag(confusion) / totals
     return CentroidReport(
         accuracy=float(np.mean(predictions == test_set.labels)),
         predictions=predictions,
         confusion=confusion,
-        per_class_accuracy=per_class,
+        per_class_accuracy=per_class_accuracy(test_set.labels, predictions, model.decoder.num_classes),
     )
 
 
@@ -136,11 +176,168 @@ def pair_accuracy(scores, pair_labels, threshold: float, score_kind: str) -> flo
     return float(np.mean(predict_same(scores, threshold, score_kind) == np.asarray(pair_labels)))
 
 
+_SCORE_KINDS = ("distance", "similarity")
+
+
+def _check_score_kind(score_kind, caller: str) -> None:
+    if score_kind not in _SCORE_KINDS:
+        raise ValueError(
+            f"{caller}: score_kind must be 'distance' (small = same) or 'similarity' (large = same), "
+            f"got {score_kind!r}; pass the model's `score_kind`."
+        )
+
+
+def _pair_arrays(scores, pair_labels, score_kind, caller: str, need_both: bool = False):
+    """Validated float64 scores and int64 pair labels (1 = same, 0 = different), both `[P]`."""
+    _check_score_kind(score_kind, caller)
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(pair_labels)
+    if scores.ndim != 1 or labels.ndim != 1:
+        raise ValueError(
+            f"{caller}: scores and pair_labels must be 1-D `[P]`, got shapes {scores.shape} and {labels.shape}; "
+            "flatten them (e.g. `np.ravel`)."
+        )
+    if scores.shape != labels.shape:
+        raise ValueError(
+            f"{caller}: need equally many scores and pair_labels, got {len(scores)} scores and {len(labels)} "
+            "labels; pass one label (1 = same class, 0 = different) per scored pair."
+        )
+    if scores.size == 0:
+        raise ValueError(f"{caller}: scores and pair_labels are empty; pass at least one scored pair.")
+    if not np.all(np.isin(labels, (0, 1))):
+        raise ValueError(
+            f"{caller}: pair_labels must be 1 (same class) or 0 (different class), got values "
+            f"{np.unique(labels)[:10].tolist()}."
+        )
+    if not np.all(np.isfinite(scores)):
+        raise ValueError(f"{caller}: scores contain NaN or infinity; drop or fix those pairs first.")
+    labels = labels.astype(np.int64)
+    if need_both and (labels.min() == labels.max()):
+        kind = "same (1)" if labels[0] == 1 else "different (0)"
+        raise ValueError(
+            f"{caller} needs both same (1) and different (0) pairs, got only {kind} pairs; "
+            "score a pair set with both kinds (e.g. `fixed_pairs(..., mode='random')`)."
+        )
+    return scores, labels
+
+
+def _sweep(scores: np.ndarray, labels: np.ndarray, score_kind: str):
+    """The decisions a threshold can make, from "nothing same" to "everything same".
+
+    Pairs are admitted as "same" one distinct score at a time, most same-looking first, so tied
+    scores always land on the same side (no threshold can split them).
+
+    Returns:
+        `(distinct, predicted, true_pos)`: the distinct scores in admission order `[M]`, and for
+        each of the `M + 1` decisions the number of pairs predicted same and how many of them are
+        same pairs (both `[M + 1]`, starting at 0).
+    """
+    sameness = -scores if score_kind == "distance" else scores
+    order = np.argsort(-sameness, kind="stable")
+    sorted_sameness = sameness[order]
+    group_ends = np.flatnonzero(np.concatenate([sorted_sameness[1:] != sorted_sameness[:-1], [True]])) + 1
+    true_pos = np.concatenate([[0], np.cumsum(labels[order])[group_ends - 1]])
+    predicted = np.concatenate([[0], group_ends])
+    return scores[order][group_ends - 1], predicted, true_pos
+
+
+def _just_above(value: float) -> float:
+    # `value + 1` is the readable choice, but it does not move very large floats.
+    return float(max(value + 1.0, np.nextafter(value, np.inf)))
+
+
+def _sweep_threshold(distinct: np.ndarray, j: int, score_kind: str) -> float:
+    """A threshold that makes `predict_same` take decision `j` of `_sweep` (admit the first j distinct
+    scores)."""
+    m = len(distinct)
+    if score_kind == "similarity":  # same when score >= t; distinct is descending
+        if j == 0:
+            return _just_above(distinct[0])
+        if j == m:
+            return float(distinct[-1] - 1.0)
+        low, high = distinct[j], distinct[j - 1]
+    else:  # same when score < t; distinct is ascending
+        if j == 0:
+            return float(distinct[0] - 1.0)
+        if j == m:
+            return _just_above(distinct[-1])
+        low, high = distinct[j - 1], distinct[j]
+    # Both rules need low < t <= high. The midpoint is the natural, symmetric choice; for two
+    # neighbouring floats it rounds onto `low`, so step off it.
+    middle = 0.5 * (low + high)
+    return float(middle if middle > low else np.nextafter(low, np.inf))
+
+
+def best_threshold(
+    scores, pair_labels, score_kind: str, criterion: str = "accuracy", margin: float | None = None
+) -> float:
+    """The threshold that maximises pair accuracy or F1 on a (validation) pair set.
+
+    Every midpoint between consecutive distinct scores is a candidate (plus one beyond each end),
+    so the optimum is exact for the given pairs; ties between candidates go to the one calling the
+    fewest pairs "same". Calibrate on validation pairs and apply the threshold unchanged to test pairs.
+
+    Args:
+        scores: `[P]` pair scores.
+        pair_labels: `[P]` pair labels, 1 = same class, 0 = different.
+        score_kind: `"distance"` (same when score < threshold) or `"similarity"` (same when
+            score >= threshold).
+        criterion: `"accuracy"` or `"f1"` (F1 of the "same" class, 1).
+        margin: for contrastive models (distance kind only): the loss's margin. The contrastive loss
+            pulls same pairs towards 0 and pushes different pairs beyond the margin, so a sensible
+            threshold lies in (0, margin]; the optimum is clipped into that range.
+
+    Returns:
+        the threshold (float).
+
+    Raises:
+        ValueError: on mismatched, empty or non-finite input, pair labels other than 0/1, an unknown
+            `score_kind` or `criterion`, `criterion="f1"` without any same pair, or a `margin` that is
+            not positive or given with similarity scores.
+    """
+    caller = "best_threshold"
+    if criterion not in ("accuracy", "f1"):
+        raise ValueError(f"{caller}: criterion must be 'accuracy' or 'f1', got {criterion!r}.")
+    scores, labels = _pair_arrays(scores, pair_labels, score_kind, caller)
+    if margin is not None:
+        if score_kind != "distance":
+            raise ValueError(
+                f"{caller}: margin only applies to distance scores (contrastive models); "
+                "leave margin=None for similarity scores."
+            )
+        try:
+            usable = bool(np.isfinite(margin) and margin > 0)
+        except TypeError:
+            usable = False
+        if not usable:
+            raise ValueError(
+                f"{caller}: margin must be a positive number (the contrastive loss's margin), got {margin!r}."
+            )
+    positives = int(labels.sum())
+    distinct, predicted, true_pos = _sweep(scores, labels, score_kind)
+    if criterion == "accuracy":
+        # Correct = same pairs called same + different pairs not called same.
+        objective = true_pos + (len(labels) - positives) - (predicted - true_pos)
+    else:
+        if positives == 0:
+            raise ValueError(
+                f"{caller}: criterion='f1' needs at least one same (1) pair, as F1 is about finding them; "
+                "use criterion='accuracy' or add same pairs."
+            )
+        # F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (predicted + positives).
+        objective = 2.0 * true_pos / (predicted + positives)
+    threshold = _sweep_threshold(distinct, int(np.argmax(objective)), score_kind)
+    if margin is not None:
+        # The open end at 0: a threshold at or below 0 calls nothing same; the smallest positive float
+        # keeps that for every positive distance while staying inside (0, margin].
+        threshold = min(max(threshold, float(np.nextafter(0.0, 1.0))), float(margin))
+    return threshold
+
+
 def best_accuracy_threshold(scores, pair_labels, score_kind: str) -> float:
     """The threshold that maximises pair accuracy on a (validation) pair set.
 
-    Every midpoint between consecutive distinct scores is a candidate, so the result is exact for
-    the given pairs. Calibrate on validation pairs and apply the threshold unchanged to test pairs.
+    Same as `best_threshold(scores, pair_labels, score_kind, criterion="accuracy")`.
 
     Args:
         scores: `[P]` pair scores.
@@ -149,34 +346,11 @@ def best_accuracy_threshold(scores, pair_labels, score_kind: str) -> float:
 
     Returns:
         the threshold (float).
+
+    Raises:
+        ValueError: as `best_threshold`.
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    labels = np.asarray(pair_labels, dtype=np.int64)
-    if scores.shape != labels.shape or scores.size == 0:
-        raise ValueError(
-            f"best_accuracy_threshold: need equally many scores and pair labels, got {scores.shape} "
-            f"and {labels.shape}."
-        )
-    # Working on "same-ness" = -distance lets one sweep serve both kinds: same when value >= t.
-    sameness = -scores if score_kind == "distance" else scores
-    order = np.argsort(-sameness, kind="stable")
-    sorted_values = sameness[order]
-    sorted_labels = labels[order]
-    # Predicting "same" for the first k pairs: correct = same pairs among them + different after.
-    same_in_prefix = np.concatenate([[0], np.cumsum(sorted_labels)])
-    different_total = np.sum(labels == 0)
-    different_in_prefix = np.arange(len(labels) + 1) - same_in_prefix
-    correct = same_in_prefix + (different_total - different_in_prefix)
-    # Only cut between distinct values, so that ties fall on one side together.
-    valid = np.concatenate([[True], sorted_values[:-1] != sorted_values[1:], [True]])
-    k = int(np.argmax(np.where(valid, correct, -1)))
-    if k == 0:
-        cut = sorted_values[0] + 1.0
-    elif k == len(labels):
-        cut = sorted_values[-1] - 1.0
-    else:
-        cut = 0.5 * (sorted_values[k - 1] + sorted_values[k])
-    return float(-cut if score_kind == "distance" else cut)
+    return best_threshold(scores, pair_labels, score_kind, criterion="accuracy")
 
 
 def roc_auc(scores, pair_labels, score_kind: str) -> float:
@@ -192,16 +366,12 @@ def roc_auc(scores, pair_labels, score_kind: str) -> float:
         AUC in [0, 1].
 
     Raises:
-        ValueError: if the pairs are all same or all different (the AUC is undefined).
+        ValueError: if the pairs are all same or all different (the AUC is undefined), or on
+            mismatched, empty or non-finite input or an unknown `score_kind`.
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    labels = np.asarray(pair_labels, dtype=np.int64)
-    if score_kind not in ("distance", "similarity"):
-        raise ValueError(f"score_kind must be 'distance' or 'similarity', got {score_kind!r}.")
+    scores, labels = _pair_arrays(scores, pair_labels, score_kind, "roc_auc", need_both=True)
     sameness = -scores if score_kind == "distance" else scores
     positives, negatives = int(labels.sum()), int((labels == 0).sum())
-    if positives == 0 or negatives == 0:
-        raise ValueError("roc_auc needs both same (1) and different (0) pairs.")
     # Mann-Whitney U from average ranks, which handles ties exactly.
     order = np.argsort(sameness, kind="mergesort")
     sorted_values = sameness[order]
@@ -212,6 +382,205 @@ def roc_auc(scores, pair_labels, score_kind: str) -> float:
         ranks[order[start:end]] = 0.5 * (start + end - 1) + 1.0
     rank_sum = ranks[labels == 1].sum()
     return float((rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives))
+
+
+@dataclass
+class RocCurve:
+    """The ROC curve of pair scores: one point per distinct decision a threshold can make.
+
+    Point `i` is exactly what `predict_same(scores, thresholds[i], score_kind)` decides, from
+    `(0, 0)` (nothing called same) to `(1, 1)` (everything called same). "Positive" = same pair (1).
+
+    Attributes:
+        false_positive_rate: `[M + 1]` share of different pairs called same, non-decreasing.
+        true_positive_rate: `[M + 1]` share of same pairs called same, non-decreasing.
+        thresholds: `[M + 1]` thresholds. Similarity: `+inf`, then the distinct scores descending
+            (same when score >= t). Distance: `-inf`, then just above each distinct distance
+            ascending (`np.nextafter(d, inf)`, so that the strict `score < t` admits `d` itself).
+    """
+
+    false_positive_rate: np.ndarray
+    true_positive_rate: np.ndarray
+    thresholds: np.ndarray
+
+
+def _roc_counts(scores, pair_labels, score_kind: str, caller: str):
+    """Validated sweep counts for ROC-style metrics: `(distinct, fp, tp, positives, negatives)`."""
+    scores, labels = _pair_arrays(scores, pair_labels, score_kind, caller, need_both=True)
+    distinct, predicted, true_pos = _sweep(scores, labels, score_kind)
+    positives = int(labels.sum())
+    return distinct, predicted - true_pos, true_pos, positives, len(labels) - positives
+
+
+def _roc_thresholds(distinct: np.ndarray, score_kind: str) -> np.ndarray:
+    """One threshold per sweep decision: none admitted, then each distinct score in turn."""
+    if score_kind == "similarity":
+        return np.concatenate([[np.inf], distinct])
+    # Distance decides `score < t`, so a threshold equal to a distance would leave that distance
+    # out; the next float up takes it in and nothing beyond it.
+    return np.concatenate([[-np.inf], np.nextafter(distinct, np.inf)])
+
+
+def roc_curve(scores, pair_labels, score_kind: str) -> RocCurve:
+    """The ROC curve of pair scores (positive = same pair), with thresholds that reproduce each point.
+
+    Its trapezoid area equals `roc_auc` (tied scores move together, which is the one-half credit
+    for ties).
+
+    Args:
+        scores: `[P]` pair scores.
+        pair_labels: `[P]` pair labels, 1 = same class, 0 = different.
+        score_kind: `"distance"` or `"similarity"`.
+
+    Returns:
+        RocCurve with `M + 1` points for `M` distinct scores.
+
+    Raises:
+        ValueError: if the pairs are all same or all different (the rates are undefined), or on
+            mismatched, empty or non-finite input or an unknown `score_kind`.
+    """
+    distinct, false_pos, true_pos, positives, negatives = _roc_counts(
+        scores, pair_labels, score_kind, "roc_curve"
+    )
+    return RocCurve(
+        false_positive_rate=false_pos / negatives,
+        true_positive_rate=true_pos / positives,
+        thresholds=_roc_thresholds(distinct, score_kind),
+    )
+
+
+def equal_error_rate(scores, pair_labels, score_kind: str) -> tuple[float, float]:
+    """The equal error rate: where the false accept rate (different pairs called same) equals the
+    false reject rate (same pairs called different).
+
+    The rate is where the ROC segment between the two points that bracket the crossing meets
+    FAR = FRR (linear interpolation, the usual convention: it is reachable by randomising between
+    the two thresholds). The threshold is the one of those two points whose FAR and FRR are closer
+    (the later point on a tie), so it is a real, deterministic operating point near the EER. When a
+    point has FAR = FRR exactly, both are that point's.
+
+    Args:
+        scores: `[P]` pair scores.
+        pair_labels: `[P]` pair labels, 1 = same class, 0 = different.
+        score_kind: `"distance"` or `"similarity"`.
+
+    Returns:
+        `(rate, threshold)`: the interpolated EER in [0, 1] and a threshold for `predict_same`.
+
+    Raises:
+        ValueError: as `roc_curve`.
+    """
+    distinct, false_pos, true_pos, positives, negatives = _roc_counts(
+        scores, pair_labels, score_kind, "equal_error_rate"
+    )
+    # FRR - FAR scaled by P * N: integers, so "exactly equal" and the crossing are decided exactly.
+    gap = (positives - true_pos) * negatives - false_pos * positives
+    # gap falls from P * N (nothing accepted) to -P * N (everything accepted), so a crossing exists
+    # and is never at point 0.
+    i = int(np.argmax(gap <= 0))
+    thresholds = _roc_thresholds(distinct, score_kind)
+    fpr = false_pos / negatives
+    if gap[i] == 0:
+        return float(fpr[i]), float(thresholds[i])
+    # Along the segment FAR rises and FRR falls linearly; they meet at this fraction of it.
+    weight = gap[i - 1] / (gap[i - 1] - gap[i])
+    rate = fpr[i - 1] + weight * (fpr[i] - fpr[i - 1])
+    chosen = i - 1 if abs(gap[i - 1]) < abs(gap[i]) else i
+    return float(rate), float(thresholds[chosen])
+
+
+@dataclass
+class ThresholdReport:
+    """Pair decisions at one threshold, counted ("positive" = same pair, label 1).
+
+    Attributes:
+        threshold: the threshold used.
+        score_kind: `"distance"` or `"similarity"`.
+        accuracy: share of pairs decided right.
+        precision: share of pairs called same that are same; 0 when no pair is called same.
+        recall: share of same pairs called same (= true_positive_rate); nan without same pairs.
+        f1: `2 TP / (2 TP + FP + FN)` (the harmonic mean of precision and recall where both are
+            positive); 0 when that is 0 / 0.
+        false_positive_rate: share of different pairs called same; nan without different pairs.
+        true_positive_rate: same as recall.
+        confusion: int64 `[2, 2]`; row = true pair label (0, 1), column = predicted (0, 1).
+    """
+
+    threshold: float
+    score_kind: str
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    false_positive_rate: float
+    true_positive_rate: float
+    confusion: np.ndarray
+
+
+def _share(numerator: int, denominator: int, empty: float) -> float:
+    return float(numerator / denominator) if denominator else empty
+
+
+def threshold_report(scores, pair_labels, threshold: float, score_kind: str) -> ThresholdReport:
+    """Accuracy, precision, recall, F1 and the confusion matrix of the pair decisions at one threshold.
+
+    Args:
+        scores: `[P]` pair scores.
+        pair_labels: `[P]` pair labels, 1 = same class, 0 = different.
+        threshold: decision threshold (see `predict_same`).
+        score_kind: `"distance"` or `"similarity"`.
+
+    Returns:
+        ThresholdReport (see its attributes for the 0 / nan conventions).
+
+    Raises:
+        ValueError: on mismatched, empty or non-finite input, pair labels other than 0/1, a NaN
+            threshold or an unknown `score_kind`.
+    """
+    scores, labels = _pair_arrays(scores, pair_labels, score_kind, "threshold_report")
+    if np.isnan(threshold):
+        raise ValueError("threshold_report: threshold is NaN; pass a number (e.g. from best_threshold).")
+    confusion = confusion_matrix(labels, predict_same(scores, threshold, score_kind), 2)
+    true_neg, false_pos, false_neg, true_pos = (int(v) for v in confusion.ravel())
+    recall = _share(true_pos, true_pos + false_neg, np.nan)
+    return ThresholdReport(
+        threshold=float(threshold),
+        score_kind=score_kind,
+        accuracy=(true_pos + true_neg) / len(labels),
+        precision=_share(true_pos, true_pos + false_pos, 0.0),
+        recall=recall,
+        f1=_share(2 * true_pos, 2 * true_pos + false_pos + false_neg, 0.0),
+        false_positive_rate=_share(false_pos, false_pos + true_neg, np.nan),
+        true_positive_rate=recall,
+        confusion=confusion,
+    )
+
+
+def hardest_mistakes(scores, pair_labels, threshold: float, score_kind: str, count: int = 10) -> np.ndarray:
+    """The wrongly decided pairs the model was surest about: worth looking at first.
+
+    Args:
+        scores: `[P]` pair scores.
+        pair_labels: `[P]` pair labels, 1 = same class, 0 = different.
+        threshold: decision threshold (see `predict_same`).
+        score_kind: `"distance"` or `"similarity"`.
+        count: at most this many pairs are returned.
+
+    Returns:
+        int64 indices into the pairs, at most `count`, largest `|score - threshold|` first (ties in
+        pair order); empty when every pair is decided right.
+
+    Raises:
+        ValueError: on mismatched, empty or non-finite input, pair labels other than 0/1, a NaN
+            threshold, an unknown `score_kind` or `count` < 1.
+    """
+    scores, labels = _pair_arrays(scores, pair_labels, score_kind, "hardest_mistakes")
+    if np.isnan(threshold):
+        raise ValueError("hardest_mistakes: threshold is NaN; pass a number (e.g. from best_threshold).")
+    count = _check_positive_int(count, "count", "hardest_mistakes")
+    wrong = np.flatnonzero(predict_same(scores, threshold, score_kind) != labels)
+    confidence = np.abs(scores[wrong] - threshold)
+    return wrong[np.argsort(-confidence, kind="stable")[:count]].astype(np.int64)
 
 
 def fit_logistic(logits, pair_labels, iterations: int = 50) -> tuple[float, float]:
@@ -296,3 +665,230 @@ def calibrate_twin_head(model, imageset: ImageSet, num_pairs: int = 10_000, seed
     dense.kernel.assign(kernel * scale)
     dense.bias.assign(bias * scale + shift)
     return scale, shift
+
+
+def _check_embeddings(values, name: str, caller: str) -> np.ndarray:
+    # float64: the squared distance through norms cancels large terms, which float32 would blur.
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(
+            f"{caller}: {name} must be 2-D `[N, D]` (one embedding per row), got shape {values.shape}; "
+            "reshape with `.reshape(len(x), -1)`."
+        )
+    if values.shape[0] == 0:
+        raise ValueError(f"{caller}: {name} is empty; pass at least one embedding.")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{caller}: {name} contains NaN or infinity; check the model's output.")
+    return values
+
+
+def _check_positive_int(value, name: str, caller: str) -> int:
+    try:
+        whole = int(value)
+        ok = not isinstance(value, bool) and whole == value and whole >= 1
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{caller}: {name} must be an integer >= 1, got {value!r}.")
+    return whole
+
+
+def _block_distances(queries, gallery, gallery_sq_norms, self_columns=None) -> np.ndarray:
+    """Euclidean distances `[B, G]` of a block of queries to the whole gallery.
+
+    `self_columns[i]`, when given, is query i's own gallery column; it is set to +inf so it is never
+    a neighbour.
+    """
+    query_sq_norms = np.sum(queries * queries, axis=1)
+    squared = query_sq_norms[:, None] + gallery_sq_norms[None, :] - 2.0 * (queries @ gallery.T)
+    # Rounding can leave tiny negatives where the true value is 0 (e.g. an item and its duplicate).
+    distances = np.sqrt(np.maximum(squared, 0.0))
+    if self_columns is not None:
+        distances[np.arange(len(queries)), self_columns] = np.inf
+    return distances
+
+
+def _smallest_k(distances: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and values of the k smallest entries of each row: ascending, ties by lower column.
+
+    A full sort of each row would cost O(G log G); partitioning finds the k-th value in O(G), and
+    only the tie at that value needs care, since partition splits ties arbitrarily.
+    """
+    rows, columns = distances.shape
+    if k < columns:
+        kth = np.partition(distances, k - 1, axis=1)[:, k - 1 : k]
+        below = distances < kth
+        tied = distances == kth
+        room = k - below.sum(axis=1, keepdims=True)
+        chosen = below | (tied & (np.cumsum(tied, axis=1, dtype=np.int32) <= room))
+        # nonzero walks row by row in column order, so each row yields exactly its k columns, ascending.
+        picked = np.nonzero(chosen)[1].reshape(rows, k)
+    else:
+        picked = np.broadcast_to(np.arange(columns), (rows, columns))
+    values = np.take_along_axis(distances, picked, axis=1)
+    # Stable on ascending columns: equal distances stay in column order.
+    order = np.argsort(values, axis=1, kind="stable")
+    return np.take_along_axis(picked, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def nearest_neighbours(
+    query_embeddings, gallery_embeddings, k: int, exclude_self: bool = False, batch_size: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest gallery embeddings of each query embedding, by Euclidean distance.
+
+    Computed one block of `batch_size` queries at a time, so memory is O(batch_size * G), not
+    O(Q * G). Distances are float64, from `|q|^2 + |g|^2 - 2 q.g` (clipped at 0 before the root).
+
+    Args:
+        query_embeddings: `[Q, D]`.
+        gallery_embeddings: `[G, D]`.
+        k: neighbours per query, 1 <= k <= G (G - 1 with `exclude_self`).
+        exclude_self: the queries are the gallery (query i is gallery item i), and an item must not
+            be its own neighbour (leave-one-out).
+        batch_size: queries per block.
+
+    Returns:
+        `(indices, distances)`: int64 gallery indices `[Q, k]` and float64 distances `[Q, k]`, nearest
+        first; equal distances are ordered by lower gallery index.
+
+    Raises:
+        ValueError: if an input is not 2-D, empty or non-finite, the widths D differ, `k` or
+            `batch_size` < 1, `k` exceeds the gallery, or `exclude_self` is set with Q != G.
+    """
+    caller = "nearest_neighbours"
+    queries = _check_embeddings(query_embeddings, "query_embeddings", caller)
+    gallery = _check_embeddings(gallery_embeddings, "gallery_embeddings", caller)
+    if queries.shape[1] != gallery.shape[1]:
+        raise ValueError(
+            f"{caller}: query_embeddings have width {queries.shape[1]} but gallery_embeddings "
+            f"{gallery.shape[1]}; embed both with the same encoder."
+        )
+    k = _check_positive_int(k, "k", caller)
+    batch_size = _check_positive_int(batch_size, "batch_size", caller)
+    if exclude_self and len(queries) != len(gallery):
+        raise ValueError(
+            f"{caller}: exclude_self=True means query i is gallery item i, but there are {len(queries)} queries "
+            f"and {len(gallery)} gallery items; pass the same embeddings twice or exclude_self=False."
+        )
+    available = len(gallery) - 1 if exclude_self else len(gallery)
+    if k > available:
+        raise ValueError(
+            f"{caller}: k={k} but only {available} gallery items can be neighbours"
+            f"{' (excluding the query itself)' if exclude_self else ''}; lower k."
+        )
+    gallery_sq_norms = np.sum(gallery * gallery, axis=1)
+    indices = np.empty((len(queries), k), dtype=np.int64)
+    distances = np.empty((len(queries), k), dtype=np.float64)
+    for start in range(0, len(queries), batch_size):
+        stop = min(start + batch_size, len(queries))
+        self_columns = np.arange(start, stop) if exclude_self else None
+        block = _block_distances(queries[start:stop], gallery, gallery_sq_norms, self_columns)
+        indices[start:stop], distances[start:stop] = _smallest_k(block, k)
+    return indices, distances
+
+
+@dataclass
+class RetrievalReport:
+    """Leave-one-out retrieval quality of a labelled embedding set (see `retrieval_metrics`).
+
+    Attributes:
+        precision_at_1: share of queries whose nearest other item is of their class.
+        recall_at_k: for each k (keys: the distinct ks, ascending), share of queries with at least one
+            item of their class among their k nearest others (the metric-learning "Recall@k", not the
+            share of the class found).
+        map_at_r: mean average precision at R (Musgrave, Belongie & Lim, 2020).
+        num_queries: queries the metrics average over: items with at least one other item of
+            their class.
+    """
+
+    precision_at_1: float
+    recall_at_k: dict[int, float]
+    map_at_r: float
+    num_queries: int
+
+
+def retrieval_metrics(embeddings, labels, ks=(1, 5, 10), batch_size: int = 1024) -> RetrievalReport:
+    """How well nearest neighbours in embedding space share a class: every item queries all others.
+
+    Neighbours are ranked by Euclidean distance, equal distances by lower index (as
+    `nearest_neighbours`). For a query of a class with R other items:
+
+    - precision@1: 1 if the nearest other item is of the query's class;
+    - recall@k: 1 if any of the k nearest others is of the query's class (the convention of the
+      metric-learning literature, e.g. Song et al. 2016; not "share of the class retrieved");
+    - AP@R = (1/R) * sum_{i=1..R} P(i) * rel(i), with rel(i) = 1 when rank i is of the query's class
+      and P(i) the share of the first i ranks that are; mAP@R is its mean (Musgrave, Belongie & Lim,
+      "A Metric Learning Reality Check", 2020). It rewards ranking the whole class first, not just one.
+
+    Queries whose class has no other item (R = 0) can score nothing and are left out of every metric.
+    Work is done in blocks of `batch_size` queries: memory O(batch_size * N), never N x N.
+
+    Args:
+        embeddings: `[N, D]` embeddings, computed once.
+        labels: `[N]` class of each item.
+        ks: the k of recall@k, each 1 <= k <= N - 1.
+        batch_size: queries per block.
+
+    Returns:
+        RetrievalReport.
+
+    Raises:
+        ValueError: if embeddings are not 2-D, empty or non-finite, labels are not `[N]`, fewer than
+            two items, `ks` is empty or has a k outside [1, N - 1], `batch_size` < 1, or no item has
+            another item of its class.
+    """
+    caller = "retrieval_metrics"
+    points = _check_embeddings(embeddings, "embeddings", caller)
+    labels = np.asarray(labels)
+    if labels.shape != (len(points),):
+        raise ValueError(
+            f"{caller}: labels must be `[N]` with one class per embedding row ({len(points)}), got shape "
+            f"{labels.shape}."
+        )
+    if len(points) < 2:
+        raise ValueError(f"{caller}: need at least 2 items for leave-one-out retrieval, got {len(points)}.")
+    ks = sorted({_check_positive_int(k, "each k in ks", caller) for k in np.atleast_1d(ks).tolist()})
+    if not ks:
+        raise ValueError(f"{caller}: ks is empty; pass the k values of recall@k, e.g. ks=(1, 5, 10).")
+    if ks[-1] > len(points) - 1:
+        raise ValueError(
+            f"{caller}: k={ks[-1]} in ks but each query has only {len(points) - 1} other items; "
+            f"drop the ks above {len(points) - 1}."
+        )
+    batch_size = _check_positive_int(batch_size, "batch_size", caller)
+
+    _, classes, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    classes = classes.reshape(-1)
+    others = counts[classes] - 1  # R of each query
+    queries = np.flatnonzero(others > 0)
+    if len(queries) == 0:
+        raise ValueError(
+            f"{caller}: every item is the only one of its class, so no query has a right answer; "
+            "pass several items per class."
+        )
+    sq_norms = np.sum(points * points, axis=1)
+    hits_at_1 = 0
+    hits_at_k = dict.fromkeys(ks, 0)
+    ap_sum = 0.0
+    for start in range(0, len(queries), batch_size):
+        block = queries[start : start + batch_size]
+        r = others[block]
+        # Ranks beyond max(k, R) affect no metric, so only that many neighbours are sorted.
+        depth = min(len(points) - 1, max(ks[-1], int(r.max())))
+        distances = _block_distances(points[block], points, sq_norms, self_columns=block)
+        neighbours, _ = _smallest_k(distances, depth)
+        relevant = classes[neighbours] == classes[block][:, None]
+        hits_at_1 += int(relevant[:, 0].sum())
+        for k in ks:
+            hits_at_k[k] += int(relevant[:, :k].any(axis=1).sum())
+        ranks = np.arange(1, depth + 1)
+        precision = np.cumsum(relevant, axis=1) / ranks
+        within_r = ranks[None, :] <= r[:, None]
+        ap_sum += float(np.sum(np.sum(precision * (relevant & within_r), axis=1) / r))
+    total = len(queries)
+    return RetrievalReport(
+        precision_at_1=hits_at_1 / total,
+        recall_at_k={k: hits / total for k, hits in hits_at_k.items()},
+        map_at_r=ap_sum / total,
+        num_queries=total,
+    )

@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 from matplotlib.ticker import MaxNLocator
 
 from .data.imageset import ImageSet
@@ -60,6 +62,10 @@ __all__ = [
     "embedding_scatter",
     "training_curves",
     "confusion_matrix_plot",
+    "roc_curve_plot",
+    "mistakes_grid",
+    "retrieval_grid",
+    "one_shot_task_grid",
 ]
 
 # Colour-blind-safer than pure green/red; the word "WRONG" and a thicker frame carry the meaning
@@ -460,6 +466,121 @@ def pair_set_grid(
     )
 
 
+def _score_kind(score_kind: str) -> str:
+    """Checks `score_kind`: "distance" (small = same class) or "similarity" (large = same class)."""
+    if score_kind not in ("distance", "similarity"):
+        raise ValueError(
+            f"score_kind must be 'distance' (small = same class) or 'similarity' (large = same "
+            f"class), got {score_kind!r}; models say which in `model.score_kind`."
+        )
+    return score_kind
+
+
+def mistakes_grid(
+    images_a,
+    images_b,
+    targets,
+    scores,
+    threshold: float,
+    score_kind: str,
+    count: int = 10,
+    columns: int = 5,
+    title: str | None = None,
+) -> Figure:
+    """The pairs the model gets most confidently wrong at a threshold, drawn by `pair_grid`.
+
+    A pair is predicted "same" (1) when its distance is below the threshold (`score_kind`
+    "distance") or its similarity is at or above it ("similarity"), by
+    `siamese_kit.evaluation.predict_same`. Wrong pairs are those whose prediction differs from the
+    target; `siamese_kit.evaluation.hardest_mistakes` picks the ones furthest from the threshold
+    (largest `|score - threshold|`, ties in pair order), shown first, each titled with its target,
+    prediction (marked "WRONG", red) and score.
+
+    Args:
+        images_a: first image of each pair, `[P, H, W, C]` (or `[P, H, W]`), pixels 0..255.
+        images_b: second image of each pair, the same shape as `images_a`.
+        targets: true pair labels `[P]`, 1 = same class, 0 = different class.
+        scores: the model's score for each pair `[P]`, a distance or a similarity.
+        threshold: the score that separates "same" from "different".
+        score_kind: `"distance"` (small = same class) or `"similarity"` (large = same class).
+        count: at most this many mistakes are shown.
+        columns: tiles per row.
+        title: figure title; by default it says how many mistakes there are and the threshold.
+
+    Returns:
+        Figure from `pair_grid` with one axes per mistake shown, most confident first; when no pair
+        is wrong, a Figure with a single axes saying "No mistakes at threshold ...".
+
+    Raises:
+        ValueError: naming the argument whose shape, length or values are wrong.
+
+    Example:
+        >>> fig = mistakes_grid(a, b, pair_label, distance, threshold=0.7, score_kind="distance")
+    """
+    images_a = _image_batch(images_a, "images_a")
+    images_b = _image_batch(images_b, "images_b")
+    if images_a.shape != images_b.shape:
+        raise ValueError(
+            f"images_b has shape {images_b.shape} but images_a has {images_a.shape}; "
+            "both need one image per pair, of the same size."
+        )
+    total = len(images_a)
+    if total == 0:
+        raise ValueError("images_a holds no pairs; give at least one pair.")
+    targets = _pair_labels(targets, "targets", total)
+    try:
+        scores = np.asarray(scores, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError("scores must be numbers, one per pair.") from None
+    if len(scores) != total:
+        raise ValueError(f"scores has {len(scores)} values for {total} pairs; give one per pair.")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("scores contains NaN or infinite values; check the model's output.")
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError):
+        raise ValueError(f"threshold must be a number, got {threshold!r}.") from None
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}.")
+    score_kind = _score_kind(score_kind)
+    if not isinstance(count, (int, np.integer)) or count < 1:
+        raise ValueError(f"count must be an integer >= 1, got {count!r}.")
+
+    # Imported here: evaluation imports Keras, which the rest of this module does without.
+    from .evaluation import hardest_mistakes, predict_same
+
+    predictions = predict_same(scores, threshold, score_kind).astype(int)
+    wrong_count = int(np.sum(predictions != targets))
+    chosen = hardest_mistakes(scores, targets, threshold, score_kind, count=int(count))
+
+    threshold_text = f"{score_kind} threshold {_format_score(threshold)}"
+    if len(chosen) == 0:
+        figure = Figure(figsize=(5.0, 2.0), layout="constrained")
+        ax = figure.add_subplot()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, f"No mistakes at threshold {_format_score(threshold)}\n"
+                f"({total} pairs, {score_kind})", ha="center", va="center", fontsize=12,
+                transform=ax.transAxes)
+        if title:
+            figure.suptitle(title)
+        return figure
+    if title is None:
+        title = (
+            f"{len(chosen)} most confident of {wrong_count} mistakes in {total} pairs "
+            f"({threshold_text})"
+        )
+    return pair_grid(
+        images_a[chosen],
+        images_b[chosen],
+        targets[chosen],
+        predictions=predictions[chosen],
+        scores=scores[chosen],
+        score_name=score_kind,
+        columns=columns,
+        title=title,
+    )
+
+
 # ---------------------------------------------------------------------------------------------------
 # embeddings
 
@@ -477,6 +598,30 @@ def _class_colours(num_classes: int) -> tuple[np.ndarray, bool]:
     return colormaps["turbo"](np.linspace(0.0, 1.0, num_classes)), False
 
 
+def _draw_thumbnails(ax: Axes, xy: np.ndarray, images: np.ndarray, labels: np.ndarray,
+                     colours: np.ndarray, count: int, seed: int) -> None:
+    """Draws `count` of the points' images (chosen by `seed`) as small framed pictures at `xy`."""
+    chosen = np.sort(np.random.default_rng(seed).choice(len(xy), min(count, len(xy)), replace=False))
+    height, width = images.shape[1:3]
+    zoom = 26.0 / max(height, width)  # about 26 points across, whatever the image size
+    for index in chosen:
+        image = images[index]
+        if image.shape[-1] == 1:
+            # The fixed 0..255 scale of _show_image, so faint images stay faint.
+            picture = OffsetImage(image[..., 0], cmap="gray", norm=Normalize(vmin=0, vmax=255),
+                                  zoom=zoom, interpolation="nearest")
+        else:
+            if not np.issubdtype(image.dtype, np.integer):
+                image = np.clip(image, 0, 255) / 255.0
+            picture = OffsetImage(image, zoom=zoom, interpolation="nearest")
+        box = AnnotationBbox(
+            picture, (xy[index, 0], xy[index, 1]), xycoords="data", frameon=True, pad=0.15,
+            bboxprops={"edgecolor": colours[labels[index]], "linewidth": 1.5},
+        )
+        box.set_zorder(4)
+        ax.add_artist(box)
+
+
 def embedding_scatter(
     embeddings,
     labels,
@@ -486,6 +631,8 @@ def embedding_scatter(
     title: str | None = None,
     ax: Axes | None = None,
     centroids=None,
+    images=None,
+    thumbnails: int = 0,
 ) -> Figure:
     """A 2-D scatter of embeddings coloured by class, to see whether classes form clusters.
 
@@ -503,13 +650,17 @@ def embedding_scatter(
         ax: axes to draw into; a new figure is made when `None`.
         centroids: optional `[K, D]` class centroids (row k is class k), drawn as large
             black-edged markers in the same projection.
+        images: optional image of each embedding, `[N, H, W, C]` (or `[N, H, W]`), pixels 0..255,
+            for `thumbnails`.
+        thumbnails: draw this many of the shown points' images (chosen at random by `seed`) as
+            small pictures at their points, each framed in its class colour; 0 for none.
 
     Returns:
         The Figure holding the axes.
 
     Raises:
-        ValueError: naming `embeddings`, `labels`, `class_names`, `centroids` or `max_points` when
-            their shapes, lengths or values are wrong.
+        ValueError: naming `embeddings`, `labels`, `class_names`, `centroids`, `max_points`,
+            `images` or `thumbnails` when their shapes, lengths or values are wrong.
 
     Example:
         >>> fig = embedding_scatter(model.embed(test_set.images), test_set.labels, test_set.class_names)
@@ -552,10 +703,25 @@ def embedding_scatter(
             raise ValueError(
                 f"centroids must be [K, {dims}] like the embeddings, got shape {centroids.shape}."
             )
+    if not isinstance(thumbnails, (int, np.integer)) or thumbnails < 0:
+        raise ValueError(f"thumbnails must be an integer >= 0, got {thumbnails!r}.")
+    if images is not None:
+        images = _image_batch(images, "images")
+        if len(images) != len(points):
+            raise ValueError(
+                f"images has {len(images)} images for {len(points)} embeddings; give the image of "
+                "every embedding, in the same order."
+            )
+    elif thumbnails > 0:
+        raise ValueError(
+            f"thumbnails={thumbnails} needs images: pass images=..., one per embedding."
+        )
 
     if len(points) > max_points:
         keep = np.sort(np.random.default_rng(seed).choice(len(points), max_points, replace=False))
         points, labels = points[keep], labels[keep]
+        if images is not None:
+            images = images[keep]
 
     if dims == 2:
         xy = points
@@ -600,6 +766,8 @@ def embedding_scatter(
             Line2D([], [], linestyle="", marker="o", markersize=11, markerfacecolor="white",
                    markeredgecolor="black", markeredgewidth=2.0, label="centroid")
         )
+    if images is not None and thumbnails > 0:
+        _draw_thumbnails(ax, xy, images, labels, colours, thumbnails, seed)
     if handles:
         ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9,
                   frameon=False)
@@ -767,6 +935,132 @@ def confusion_matrix_plot(
     return figure
 
 
+def _unit_number(value, name: str) -> float:
+    """A single finite number in [0, 1] (a rate or an area)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}.") from None
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {number}; rates and areas are fractions.")
+    return number
+
+
+def roc_curve_plot(
+    false_positive_rate,
+    true_positive_rate,
+    chosen_point=None,
+    auc: float | None = None,
+    equal_error_rate: float | None = None,
+    title: str | None = "ROC curve",
+    ax: Axes | None = None,
+) -> Figure:
+    """A ROC curve of pair verification, with the chance diagonal and an optional chosen threshold.
+
+    "Positive" means same class (pair label 1; 0 = different class): the true positive rate is the
+    fraction of same-class pairs called "same", the false positive rate the fraction of
+    different-class pairs called "same". The rates are those of a sweep of thresholds, such as
+    `sklearn.metrics.roc_curve` returns; whether the scores were distances or similarities does not
+    matter here.
+
+    Args:
+        false_positive_rate: `[T]` false positive rates, each in [0, 1].
+        true_positive_rate: `[T]` true positive rates, each in [0, 1], one per false positive rate.
+        chosen_point: optional `(fpr, tpr, threshold)` of the threshold in use, drawn as a marked
+            point annotated "threshold 0.73".
+        auc: area under the curve, shown in the legend; optional.
+        equal_error_rate: the rate where false positives equal false negatives, shown in the
+            legend and marked on the curve at `(eer, 1 - eer)`; optional.
+        title: axes title; `None` for none.
+        ax: axes to draw into; a new figure is made when `None`.
+
+    Returns:
+        The Figure holding the axes: the ROC line first, then the dashed chance diagonal, then the
+        equal-error and chosen points when given.
+
+    Raises:
+        ValueError: naming the argument when the rates differ in length, have fewer than two
+            values, or a rate, `auc` or `equal_error_rate` lies outside [0, 1].
+
+    Example:
+        >>> fpr, tpr, thresholds = sklearn.metrics.roc_curve(pair_label, -distance)
+        >>> fig = roc_curve_plot(fpr, tpr, chosen_point=(0.1, 0.9, 0.73), auc=0.95)
+    """
+    rates = {}
+    for name, values in (("false_positive_rate", false_positive_rate),
+                         ("true_positive_rate", true_positive_rate)):
+        try:
+            array = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a 1-D array of rates in [0, 1].") from None
+        if array.ndim != 1 or len(array) < 2:
+            raise ValueError(
+                f"{name} must be a 1-D array of at least two rates, got shape {array.shape}."
+            )
+        if not np.all((array >= 0.0) & (array <= 1.0)):  # also rejects NaN
+            raise ValueError(
+                f"{name} must hold rates in [0, 1], found values from {np.nanmin(array)} to "
+                f"{np.nanmax(array)}; pass rates, not counts or thresholds."
+            )
+        rates[name] = array
+    fpr, tpr = rates["false_positive_rate"], rates["true_positive_rate"]
+    if len(fpr) != len(tpr):
+        raise ValueError(
+            f"true_positive_rate has {len(tpr)} values but false_positive_rate has {len(fpr)}; "
+            "give one (fpr, tpr) pair per threshold."
+        )
+    if auc is not None:
+        auc = _unit_number(auc, "auc")
+    if equal_error_rate is not None:
+        equal_error_rate = _unit_number(equal_error_rate, "equal_error_rate")
+    if chosen_point is not None:
+        if isinstance(chosen_point, str) or np.ndim(chosen_point) != 1 or len(chosen_point) != 3:
+            raise ValueError(
+                f"chosen_point must be (fpr, tpr, threshold), got {chosen_point!r}."
+            )
+        point_fpr = _unit_number(chosen_point[0], "chosen_point's fpr")
+        point_tpr = _unit_number(chosen_point[1], "chosen_point's tpr")
+        try:
+            point_threshold = float(chosen_point[2])
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"chosen_point's threshold must be a number, got {chosen_point[2]!r}."
+            ) from None
+
+    figure, ax = _figure(ax, (5.5, 5.0))
+    label = "ROC" if auc is None else f"ROC (AUC = {auc:.3f})"
+    ax.plot(fpr, tpr, color="C0", linewidth=2.0, label=label)
+    ax.plot([0.0, 1.0], [0.0, 1.0], color="grey", linestyle="--", linewidth=1.0, label="chance")
+    if equal_error_rate is not None:
+        ax.plot([equal_error_rate], [1.0 - equal_error_rate], linestyle="", marker="D",
+                markersize=7, color="C1", markeredgecolor="black",
+                label=f"EER = {equal_error_rate:.3f}", zorder=3)
+    if chosen_point is not None:
+        text = f"threshold {_format_score(point_threshold)}"
+        ax.plot([point_fpr], [point_tpr], linestyle="", marker="o", markersize=9,
+                markerfacecolor="none", markeredgecolor="black", markeredgewidth=2.0,
+                label=f"chosen: FPR {point_fpr:.2f}, TPR {point_tpr:.2f}", zorder=4)
+        # Text goes toward the middle of the axes, so it stays inside near any edge.
+        right = point_fpr <= 0.6
+        below = point_tpr >= 0.25
+        ax.annotate(
+            text, (point_fpr, point_tpr), xytext=(12 if right else -12, -14 if below else 14),
+            textcoords="offset points", ha="left" if right else "right",
+            va="top" if below else "bottom", fontsize=9,
+            arrowprops={"arrowstyle": "-", "color": "black", "linewidth": 0.8},
+        )
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_aspect("equal")
+    ax.set_xlabel("false positive rate (different pairs called same)")
+    ax.set_ylabel("true positive rate (same pairs called same)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    if title:
+        ax.set_title(title)
+    return figure
+
+
 # ---------------------------------------------------------------------------------------------------
 # one-shot tasks
 
@@ -845,4 +1139,159 @@ def one_shot_task_grid(
             label += f"\n{score_word} {_format_score(scores[index])}"
         ax.set_title(label, fontsize=8, color=colour, fontweight="bold" if colour == WRONG_COLOUR else "normal")
     figure.suptitle(title or f"{getattr(run, 'name', 'task')}: which candidate is test image {query + 1}?")
+    return figure
+
+
+# ---------------------------------------------------------------------------------------------------
+# retrieval
+
+
+def _class_labels(values, name: str, count: int, what: str) -> np.ndarray:
+    """`count` class labels, one per image (integers where they must index `class_names`)."""
+    array = np.asarray(values)
+    if array.ndim != 1 or len(array) != count:
+        raise ValueError(
+            f"{name} has shape {array.shape} for {count} {what}; give one class label per image."
+        )
+    return array
+
+
+def retrieval_grid(
+    query_images,
+    gallery_images,
+    neighbour_indices,
+    query_labels,
+    gallery_labels,
+    distances=None,
+    score_name: str = "dist",
+    class_names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Nearest-neighbour retrieval: each query image followed by the gallery images nearest to it.
+
+    One row per query: the query in the first column, titled "query: <class>", then its k
+    neighbours `gallery_images[neighbour_indices[q]]`, nearest first, each titled with its rank,
+    class and distance. A neighbour of the query's class (a same-class pair, label 1) gets a green
+    frame and title; one of another class (a different-class pair, label 0) gets a red, thicker
+    frame, a bold red title and the words "OTHER CLASS", so the two differ without colour.
+
+    Args:
+        query_images: `[Q, H, W, C]` (or `[Q, H, W]`) query images, pixels 0..255.
+        gallery_images: `[G, H, W, C]` (or `[G, H, W]`) images searched, pixels 0..255.
+        neighbour_indices: `[Q, k]` integer indices into `gallery_images`, row q the neighbours
+            of query q, nearest first (as from `np.argsort(distances, axis=1)[:, :k]`).
+        query_labels: `[Q]` class label of each query.
+        gallery_labels: `[G]` class label of each gallery image.
+        distances: optional `[Q, k]` distance of each shown neighbour to its query (or any score,
+            such as a twin classifier's probability of "same", named by `score_name`).
+        score_name: the label written before each score.
+        class_names: name of each class, indexed by the (integer) labels; by default the labels
+            themselves are shown.
+        title: figure title; by default it counts the neighbours of the query's class.
+
+    Returns:
+        Figure with `Q` rows of `k + 1` axes.
+
+    Raises:
+        ValueError: naming the argument whose shape, length or values are wrong (indices out of
+            range or not integers, a label without a class name).
+
+    Example:
+        >>> order = np.argsort(pairwise_distances, axis=1)[:, :5]
+        >>> fig = retrieval_grid(queries, gallery, order, query_labels, gallery_labels,
+        ...                      np.take_along_axis(pairwise_distances, order, axis=1), names)
+    """
+    queries = _image_batch(query_images, "query_images")
+    gallery = _image_batch(gallery_images, "gallery_images")
+    if len(queries) == 0:
+        raise ValueError("query_images holds no images; give at least one query.")
+    if len(gallery) == 0:
+        raise ValueError("gallery_images holds no images; give the images searched.")
+    indices = np.asarray(neighbour_indices)
+    if indices.ndim == 1 and len(queries) == 1:
+        indices = indices[np.newaxis]
+    if indices.ndim != 2 or indices.shape[0] != len(queries) or indices.shape[1] == 0:
+        raise ValueError(
+            f"neighbour_indices must be [Q, k] with Q = {len(queries)} queries and k >= 1, "
+            f"got shape {indices.shape}."
+        )
+    if not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(
+            f"neighbour_indices must be integer indices into gallery_images, got dtype "
+            f"{indices.dtype}; use np.argsort(...) or .astype(int)."
+        )
+    if indices.min() < 0 or indices.max() >= len(gallery):
+        raise ValueError(
+            f"neighbour_indices must lie in 0 .. {len(gallery) - 1} (gallery_images has "
+            f"{len(gallery)} images), found {indices.min()} .. {indices.max()}."
+        )
+    query_labels = _class_labels(query_labels, "query_labels", len(queries), "query images")
+    gallery_labels = _class_labels(gallery_labels, "gallery_labels", len(gallery), "gallery images")
+    if distances is not None:
+        try:
+            distances = np.asarray(distances, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError("distances must be numbers, [Q, k] like neighbour_indices.") from None
+        if distances.shape != indices.shape:
+            raise ValueError(
+                f"distances has shape {distances.shape} but neighbour_indices has {indices.shape}; "
+                "give the distance of each shown neighbour."
+            )
+    if class_names is None:
+        def name_of(label) -> str:
+            return str(label)
+    else:
+        class_names = [str(name) for name in class_names]
+        for argument, labels in (("query_labels", query_labels), ("gallery_labels", gallery_labels)):
+            if not np.issubdtype(labels.dtype, np.integer):
+                raise ValueError(
+                    f"{argument} must be integer class indices to look up in class_names, got dtype "
+                    f"{labels.dtype}."
+                )
+            if labels.min() < 0 or labels.max() >= len(class_names):
+                raise ValueError(
+                    f"class_names has {len(class_names)} names but {argument} go from "
+                    f"{labels.min()} to {labels.max()}; give a name for every class."
+                )
+
+        def name_of(label) -> str:
+            return class_names[int(label)]
+
+    count, k = indices.shape
+    same = gallery_labels[indices] == query_labels[:, np.newaxis]
+    height, width = queries.shape[1:3]
+    cell = 1.5
+    figure = Figure(figsize=((k + 1) * cell * max(width / height, 0.6) + 0.3, count * (cell + 0.5) + 0.5),
+                    layout="constrained")
+    axes = figure.subplots(count, k + 1, squeeze=False)
+    for row, query in zip(axes, range(count)):
+        _show_image(row[0], queries[query])
+        _hide_ticks(row[0], frame=True)
+        for spine in row[0].spines.values():
+            spine.set_edgecolor("black")
+            spine.set_linewidth(2.0)
+        row[0].set_title(f"query: {name_of(query_labels[query])}", fontsize=9, fontweight="bold")
+        for rank, ax in enumerate(row[1:]):
+            neighbour = indices[query, rank]
+            _show_image(ax, gallery[neighbour])
+            _hide_ticks(ax, frame=True)
+            correct = bool(same[query, rank])
+            colour = CORRECT_COLOUR if correct else WRONG_COLOUR
+            for spine in ax.spines.values():
+                spine.set_edgecolor(colour)
+                spine.set_linewidth(2.0 if correct else 4.0)
+            lines = [f"#{rank + 1} {name_of(gallery_labels[neighbour])}"]
+            if distances is not None:
+                lines.append(f"{score_name} {_format_score(distances[query, rank])}")
+            if not correct:
+                lines.append("OTHER CLASS")
+            ax.set_title("\n".join(lines), fontsize=8, color=colour,
+                         fontweight="normal" if correct else "bold")
+    if title is None:
+        title = (
+            f"{k} nearest gallery images of {count} queries: {int(same.sum())} of {same.size} "
+            "share the query's class"
+        )
+    if title:
+        figure.suptitle(title)
     return figure

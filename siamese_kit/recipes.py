@@ -21,7 +21,7 @@ from .data.imageset import ImageSet
 from .data.pairs import fixed_pairs, pair_stream
 from .devices import device_report
 from .evaluation import (
-    best_accuracy_threshold,
+    best_threshold,
     calibrate_twin_head,
     centroid_accuracy,
     pair_accuracy,
@@ -158,13 +158,36 @@ def train_contrastive(
     return model, logger
 
 
+def fixed_distance_thresholds(margin: float) -> dict[str, float]:
+    """Thresholds a user might pick for a contrastive twin without any validation data.
+
+    0.5 is the usual cut for a score between 0 and 1 (the keras.io example's), margin/2 is halfway
+    between where the loss pulls same pairs (0) and pushes different ones (the margin), and the margin
+    is the loss's own boundary. A calibrated threshold is compared against all three.
+
+    Args:
+        margin: the contrastive margin the model was trained with.
+
+    Returns:
+        `{"0.5": 0.5, "margin/2": margin / 2, "margin": margin}`.
+    """
+    return {"0.5": 0.5, "margin/2": margin / 2, "margin": margin}
+
+
 def evaluate_contrastive(
-    model: SiameseModel, test_set: ImageSet, validation_set: ImageSet, num_pairs: int = 10_000, seed: int = 0
+    model: SiameseModel,
+    test_set: ImageSet,
+    validation_set: ImageSet,
+    num_pairs: int = 10_000,
+    seed: int = 0,
+    margin: float | None = None,
 ) -> dict:
     """Nearest-centroid accuracy on every test image, and pair accuracy at a calibrated threshold.
 
     The distance threshold is the one that maximises accuracy on validation pairs; it is then applied
-    unchanged to test pairs, so no test label is used to choose it.
+    unchanged to test pairs, so no test label is used to choose it. With the margin given, the threshold
+    stays within (0, margin], and test pair accuracy at the fixed thresholds of
+    `fixed_distance_thresholds` is reported beside it.
 
     Args:
         model: a trained SiameseModel with a CentroidDecoder.
@@ -172,22 +195,30 @@ def evaluate_contrastive(
         validation_set: held-out training images for the threshold.
         num_pairs: pairs drawn (seeded) from each of the two sets.
         seed: pair-set seed.
+        margin: the contrastive margin of the model; None leaves the threshold unbounded and skips
+            the fixed-threshold comparison.
 
     Returns:
-        dict with `test_centroid_accuracy`, `pair_accuracy`, `pair_threshold`, the `CentroidReport`
-        (`report`), `test_embeddings`, the test `pairs` and their `pair_scores`.
+        dict with `test_centroid_accuracy`, `pair_accuracy`, `pair_threshold`,
+        `fixed_threshold_pair_accuracy` (name -> test pair accuracy; empty without a margin), the
+        `CentroidReport` (`report`), `test_embeddings`, the test `pairs` and their `pair_scores`.
     """
     test_embeddings = model.embed(test_set)
     report = centroid_accuracy(model, test_set, test_embeddings)
     validation_pairs = fixed_pairs(validation_set, num_pairs, seed=seed + 1)
     validation_scores = pair_scores(model, model.embed(validation_set), validation_pairs)
-    threshold = best_accuracy_threshold(validation_scores, validation_pairs.pair_label, model.score_kind)
+    threshold = best_threshold(validation_scores, validation_pairs.pair_label, model.score_kind, margin=margin)
     test_pairs = fixed_pairs(test_set, num_pairs, seed=seed)
     test_scores = pair_scores(model, test_embeddings, test_pairs)
+    fixed = fixed_distance_thresholds(margin) if margin is not None else {}
     return {
         "test_centroid_accuracy": report.accuracy,
         "pair_accuracy": pair_accuracy(test_scores, test_pairs.pair_label, threshold, model.score_kind),
         "pair_threshold": threshold,
+        "fixed_threshold_pair_accuracy": {
+            name: pair_accuracy(test_scores, test_pairs.pair_label, value, model.score_kind)
+            for name, value in fixed.items()
+        },
         "report": report,
         "test_embeddings": test_embeddings,
         "pairs": test_pairs,
@@ -222,11 +253,14 @@ def run_contrastive(
     fit_set, validation_set = train_set.split(recipe.validation_fraction, seed=recipe.seed)
     model, logger = train_contrastive(fit_set, recipe, print_every=print_every)
     train_seconds = time.perf_counter() - start
-    results = evaluate_contrastive(model, test_set, validation_set, recipe.eval_pairs, recipe.seed)
+    results = evaluate_contrastive(model, test_set, validation_set, recipe.eval_pairs, recipe.seed, margin=recipe.margin)
     summary = {
         "test_centroid_accuracy": round(results["test_centroid_accuracy"], 4),
         "pair_accuracy": round(results["pair_accuracy"], 4),
         "pair_threshold": round(results["pair_threshold"], 4),
+        "fixed_threshold_pair_accuracy": {
+            name: round(value, 4) for name, value in results["fixed_threshold_pair_accuracy"].items()
+        },
         "embedding_dim": recipe.embedding_dim,
         "iterations": recipe.iterations,
         "batch_size": recipe.batch_size,

@@ -20,8 +20,11 @@ from siamese_kit.plotting import (  # noqa: E402
     confusion_matrix_plot,
     embedding_scatter,
     image_grid,
+    mistakes_grid,
     pair_grid,
     pair_set_grid,
+    retrieval_grid,
+    roc_curve_plot,
     training_curves,
 )
 
@@ -357,3 +360,275 @@ def test_training_curves_take_x_from_a_step_series():
     line = figure.axes[0].lines[0]
     np.testing.assert_array_equal(line.get_xdata(), [10, 20, 30])
     assert figure.axes[0].get_xlabel() == "step"
+
+
+# --------------------------------------------------------------------------------------- embedding thumbnails
+
+
+def thumbnail_boxes(ax):
+    from matplotlib.offsetbox import AnnotationBbox
+
+    return [artist for artist in ax.artists if isinstance(artist, AnnotationBbox)]
+
+
+def test_embedding_scatter_thumbnails_sit_on_their_own_points():
+    imageset = small_set()  # 15 unique images, index in pixel [0, 0]
+    rng = np.random.default_rng(2)
+    points = rng.normal(size=(15, 2))
+    figure = embedding_scatter(points, imageset.labels, images=imageset.images, thumbnails=4, seed=3)
+    ax = figure.axes[0]
+    boxes = thumbnail_boxes(ax)
+    assert len(boxes) == 4
+    assert len(ax.collections) == 1  # the scatter itself is unchanged
+    shown = set()
+    for box in boxes:
+        picture = np.asarray(box.offsetbox.get_data())
+        index = source_index(imageset, picture)
+        shown.add(index)
+        np.testing.assert_allclose(box.xy, points[index])  # drawn at its own embedding
+        image_artist = box.offsetbox.get_children()[0]
+        assert image_artist.get_cmap().name == "gray"
+        assert image_artist.norm.vmin == 0 and image_artist.norm.vmax == 255
+        colour = box.patch.get_edgecolor()
+        assert mcolors.same_color(colour, plt.get_cmap("tab10")(imageset.labels[index]))
+    assert len(shown) == 4  # four different points
+    again = embedding_scatter(points, imageset.labels, images=imageset.images, thumbnails=4, seed=3)
+    assert [tuple(b.xy) for b in thumbnail_boxes(again.axes[0])] == [tuple(b.xy) for b in boxes]
+    render(figure)
+
+
+def test_embedding_scatter_thumbnails_only_of_shown_points_in_the_pca_plane():
+    imageset = small_set(channels=3, classes=4, per_class=10)
+    rng = np.random.default_rng(4)
+    points = rng.normal(size=(40, 6))
+    figure = embedding_scatter(points, imageset.labels, images=imageset.images, thumbnails=50,
+                               max_points=12)
+    ax = figure.axes[0]
+    offsets = np.asarray(ax.collections[0].get_offsets())
+    boxes = thumbnail_boxes(ax)
+    assert len(boxes) == 12  # no more than the points shown
+    for box in boxes:
+        assert np.min(np.abs(offsets - np.asarray(box.xy)).sum(axis=1)) < 1e-9
+        assert np.asarray(box.offsetbox.get_data()).shape == (8, 8, 3)
+    render(figure)
+
+
+def test_embedding_scatter_without_thumbnails_draws_no_images_and_checks_images():
+    imageset = small_set()
+    points = np.random.default_rng(5).normal(size=(15, 2))
+    figure = embedding_scatter(points, imageset.labels, images=imageset.images)
+    assert thumbnail_boxes(figure.axes[0]) == []
+    with pytest.raises(ValueError, match="images"):
+        embedding_scatter(points, imageset.labels, images=imageset.images[:10], thumbnails=2)
+    with pytest.raises(ValueError, match="images"):
+        embedding_scatter(points, imageset.labels, thumbnails=2)
+    with pytest.raises(ValueError, match="thumbnails"):
+        embedding_scatter(points, imageset.labels, images=imageset.images, thumbnails=-1)
+
+
+# --------------------------------------------------------------------------------------- ROC
+
+
+def test_roc_curve_plot_draws_curve_diagonal_chosen_point_and_legend():
+    fpr = np.array([0.0, 0.05, 0.1, 0.3, 1.0])
+    tpr = np.array([0.0, 0.6, 0.85, 0.95, 1.0])
+    figure = roc_curve_plot(fpr, tpr, chosen_point=(0.1, 0.85, 0.7312), auc=0.9375,
+                            equal_error_rate=0.12)
+    ax = figure.axes[0]
+    curve, chance = ax.lines[0], ax.lines[1]
+    np.testing.assert_allclose(curve.get_xdata(), fpr)
+    np.testing.assert_allclose(curve.get_ydata(), tpr)
+    np.testing.assert_allclose(chance.get_xdata(), [0, 1])
+    np.testing.assert_allclose(chance.get_ydata(), [0, 1])
+    assert chance.get_linestyle() == "--" and curve.get_linestyle() == "-"
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["threshold 0.73"]
+    assert tuple(ax.texts[0].xy) == (0.1, 0.85)
+    chosen = [line for line in ax.lines if line.get_label().startswith("chosen")]
+    assert len(chosen) == 1
+    np.testing.assert_allclose(chosen[0].get_xydata(), [[0.1, 0.85]])
+    legend = " | ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert "AUC = 0.938" in legend and "EER = 0.120" in legend and "chance" in legend
+    eer = [line for line in ax.lines if line.get_label().startswith("EER")][0]
+    np.testing.assert_allclose(eer.get_xydata(), [[0.12, 0.88]])
+    assert ax.get_title() == "ROC curve"
+    render(figure)
+
+
+def test_roc_curve_plot_plain_and_into_given_axes():
+    figure = Figure()
+    ax = figure.add_subplot()
+    returned = roc_curve_plot([0, 0.5, 1], [0, 0.7, 1], title=None, ax=ax)
+    assert returned is figure
+    assert len(ax.lines) == 2 and len(ax.texts) == 0
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["ROC", "chance"]
+    assert ax.get_title() == ""
+    assert plt.get_fignums() == []
+
+
+def test_roc_curve_plot_rejects_bad_input_naming_the_argument():
+    with pytest.raises(ValueError, match="true_positive_rate"):
+        roc_curve_plot([0, 0.5, 1], [0, 1])
+    with pytest.raises(ValueError, match="false_positive_rate"):
+        roc_curve_plot([0, 1.5, 2], [0, 0.5, 1])
+    with pytest.raises(ValueError, match="true_positive_rate"):
+        roc_curve_plot([0, 0.5, 1], [0, np.nan, 1])
+    with pytest.raises(ValueError, match="false_positive_rate"):
+        roc_curve_plot([0.5], [0.5])
+    with pytest.raises(ValueError, match="auc"):
+        roc_curve_plot([0, 1], [0, 1], auc=1.2)
+    with pytest.raises(ValueError, match="equal_error_rate"):
+        roc_curve_plot([0, 1], [0, 1], equal_error_rate=-0.1)
+    with pytest.raises(ValueError, match="chosen_point"):
+        roc_curve_plot([0, 1], [0, 1], chosen_point=(0.1, 0.9))
+    with pytest.raises(ValueError, match="chosen_point"):
+        roc_curve_plot([0, 1], [0, 1], chosen_point=(0.1, 1.9, 0.5))
+
+
+# --------------------------------------------------------------------------------------- mistakes
+
+
+def mistake_arrays():
+    imageset = small_set(classes=3, per_class=6)  # 18 unique images
+    a = imageset.images[:9]
+    b = imageset.images[9:]
+    targets = np.array([1, 1, 1, 1, 0, 0, 0, 0, 1])
+    # distance: same when < 1.0. Wrong: 1 (1.4), 3 (3.0), 5 (0.2), 6 (0.9), 8 (1.0, on the threshold).
+    scores = np.array([0.1, 1.4, 0.5, 3.0, 2.0, 0.2, 0.9, 1.5, 1.0])
+    return imageset, a, b, targets, scores
+
+
+def test_mistakes_grid_shows_most_confident_mistakes_first_as_wrong():
+    _, a, b, targets, scores = mistake_arrays()
+    figure = mistakes_grid(a, b, targets, scores, threshold=1.0, score_kind="distance", count=4,
+                           columns=2)
+    assert len(figure.axes) == 4
+    # |distance - 1.0|: pair 3 (2.0), pair 5 (0.8), pair 1 (0.4), pair 6 (0.1); pair 8 (0.0) left out.
+    for ax, pair in zip(figure.axes, [3, 5, 1, 6]):
+        picture = displayed(ax)
+        np.testing.assert_array_equal(picture[:, :8], a[pair, ..., 0])
+        np.testing.assert_array_equal(picture[:, -8:], b[pair, ..., 0])
+        assert "WRONG" in ax.get_title()
+        assert f"Distance: {scores[pair]:.2f}" in ax.get_title()
+        assert mcolors.same_color(ax.spines["left"].get_edgecolor(), WRONG_COLOUR)
+    assert "Target: same" in figure.axes[0].get_title()
+    assert "Predicted: different" in figure.axes[0].get_title()
+    assert "Target: different" in figure.axes[1].get_title()
+    assert "Predicted: same" in figure.axes[1].get_title()
+    assert "5 mistakes" in figure._suptitle.get_text()
+    render(figure)
+
+
+def test_mistakes_grid_with_similarities_and_all_mistakes_shown():
+    _, a, b, targets, _ = mistake_arrays()
+    similarity = np.array([0.9, 0.2, 0.8, 0.5, 0.1, 0.95, 0.6, 0.3, 0.7])
+    # same when >= 0.5: pair 1 (0.2 same) wrong, pair 5 (0.95 diff) wrong, pair 6 (0.6 diff) wrong.
+    figure = mistakes_grid(a, b, targets, similarity, threshold=0.5, score_kind="similarity",
+                           title="hard pairs")
+    assert len(figure.axes) == 3
+    titles = [ax.get_title() for ax in figure.axes]
+    assert [title.splitlines()[-1] for title in titles] == [
+        "Similarity: 0.95", "Similarity: 0.20", "Similarity: 0.60"]
+    assert all("WRONG" in title for title in titles)
+    assert figure._suptitle.get_text() == "hard pairs"
+
+
+def test_mistakes_grid_without_mistakes_says_so():
+    _, a, b, targets, _ = mistake_arrays()
+    perfect = np.where(targets == 1, 0.2, 2.0)
+    figure = mistakes_grid(a, b, targets, perfect, threshold=1.0, score_kind="distance")
+    assert len(figure.axes) == 1
+    assert not figure.axes[0].images
+    assert "No mistakes at threshold 1.00" in figure.axes[0].texts[0].get_text()
+    render(figure)
+
+
+def test_mistakes_grid_rejects_bad_input_naming_the_argument():
+    _, a, b, targets, scores = mistake_arrays()
+    with pytest.raises(ValueError, match="score_kind"):
+        mistakes_grid(a, b, targets, scores, 1.0, "probability")
+    with pytest.raises(ValueError, match="scores"):
+        mistakes_grid(a, b, targets, scores[:3], 1.0, "distance")
+    with pytest.raises(ValueError, match="targets"):
+        mistakes_grid(a, b, scores, scores, 1.0, "distance")
+    with pytest.raises(ValueError, match="images_b"):
+        mistakes_grid(a, b[:4], targets, scores, 1.0, "distance")
+    with pytest.raises(ValueError, match="count"):
+        mistakes_grid(a, b, targets, scores, 1.0, "distance", count=0)
+    with pytest.raises(ValueError, match="threshold"):
+        mistakes_grid(a, b, targets, scores, np.nan, "distance")
+
+
+# --------------------------------------------------------------------------------------- retrieval
+
+
+def retrieval_arrays():
+    imageset = small_set(classes=3, per_class=5)
+    queries = imageset.images[[0, 5]]  # classes 0 and 1
+    gallery = imageset.images[1:]  # gallery index g is image g + 1
+    gallery_labels = imageset.labels[1:]
+    neighbours = np.array([[0, 1, 9], [4, 5, 13]])  # images 1, 2, 10 and 5, 6, 14
+    distances = np.array([[0.11, 0.25, 0.4], [0.05, 0.3, 0.9]])
+    return imageset, queries, gallery, neighbours, imageset.labels[[0, 5]], gallery_labels, distances
+
+
+def test_retrieval_grid_rows_show_query_then_neighbours_marked_by_class():
+    imageset, queries, gallery, neighbours, query_labels, gallery_labels, distances = retrieval_arrays()
+    figure = retrieval_grid(queries, gallery, neighbours, query_labels, gallery_labels, distances,
+                            class_names=["zero", "one", "two"])
+    axes = np.array(figure.axes).reshape(2, 4)
+    assert [row[0].get_title() for row in axes] == ["query: zero", "query: one"]
+    np.testing.assert_array_equal(displayed(axes[0, 0]), queries[0, ..., 0])
+    for row in range(2):
+        for rank in range(3):
+            ax = axes[row, rank + 1]
+            neighbour = neighbours[row, rank]
+            np.testing.assert_array_equal(displayed(ax), gallery[neighbour, ..., 0])
+            title = ax.get_title()
+            name = ["zero", "one", "two"][gallery_labels[neighbour]]
+            assert title.startswith(f"#{rank + 1} {name}")
+            assert f"dist {distances[row, rank]:.2f}" in title
+    right, wrong = axes[0, 1], axes[0, 3]  # gallery 9 is image 10, class 2
+    assert "OTHER CLASS" not in right.get_title() and "OTHER CLASS" in wrong.get_title()
+    assert mcolors.same_color(right.spines["left"].get_edgecolor(), CORRECT_COLOUR)
+    assert mcolors.same_color(wrong.spines["left"].get_edgecolor(), WRONG_COLOUR)
+    assert mcolors.same_color(wrong.title.get_color(), WRONG_COLOUR)
+    assert wrong.spines["left"].get_linewidth() > right.spines["left"].get_linewidth()
+    assert wrong.spines["left"].get_visible()
+    # Query 1 (class 1): gallery 4 and 5 are images 5, 6 (class 1), gallery 13 is image 14 (class 2).
+    assert ["OTHER CLASS" in ax.get_title() for ax in axes[1, 1:]] == [False, False, True]
+    assert "4 of 6" in figure._suptitle.get_text()
+    render(figure)
+
+
+def test_retrieval_grid_without_distances_or_names_and_with_title():
+    _, queries, gallery, neighbours, query_labels, gallery_labels, _ = retrieval_arrays()
+    figure = retrieval_grid(queries[:1], gallery, neighbours[:1, :2], query_labels[:1],
+                            gallery_labels, title="neighbours")
+    assert len(figure.axes) == 3
+    assert figure.axes[0].get_title() == "query: 0"
+    assert figure.axes[1].get_title() == "#1 0"
+    assert "dist" not in figure.axes[2].get_title()
+    assert figure._suptitle.get_text() == "neighbours"
+
+
+def test_retrieval_grid_rejects_bad_input_naming_the_argument():
+    _, queries, gallery, neighbours, query_labels, gallery_labels, distances = retrieval_arrays()
+    args = (queries, gallery)
+    with pytest.raises(ValueError, match="neighbour_indices"):
+        retrieval_grid(*args, neighbours[:1], query_labels, gallery_labels)
+    with pytest.raises(ValueError, match="neighbour_indices"):
+        retrieval_grid(*args, neighbours + 20, query_labels, gallery_labels)
+    with pytest.raises(ValueError, match="neighbour_indices"):
+        retrieval_grid(*args, neighbours.astype(float), query_labels, gallery_labels)
+    with pytest.raises(ValueError, match="query_labels"):
+        retrieval_grid(*args, neighbours, query_labels[:1], gallery_labels)
+    with pytest.raises(ValueError, match="gallery_labels"):
+        retrieval_grid(*args, neighbours, query_labels, gallery_labels[:5])
+    with pytest.raises(ValueError, match="distances"):
+        retrieval_grid(*args, neighbours, query_labels, gallery_labels, distances[:, :2])
+    with pytest.raises(ValueError, match="class_names"):
+        retrieval_grid(*args, neighbours, query_labels, gallery_labels, class_names=["a"])
+    with pytest.raises(ValueError, match="gallery_images"):
+        retrieval_grid(queries, gallery.reshape(14, 64), neighbours, query_labels, gallery_labels)

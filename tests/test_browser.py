@@ -1,0 +1,195 @@
+"""End to end in a real browser: JupyterLab on 127.0.0.1, the explorer notebook run in headless Chromium,
+the threshold slider moved with the keyboard, and the shown accuracy checked to follow it.
+
+Needs the Debian packages `chromium` and `chromium-driver` (`make browser` installs them; `make test`
+runs it first). Without them the test is skipped on a laptop and fails under CI, where it must run.
+Set SIAMESE_KIT_SCREENSHOT_DIR to keep the screenshot (the README's picture comes from there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "07_interactive_explorer.ipynb"
+CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None)
+CHROMEDRIVER = shutil.which("chromedriver")
+# The flags the project promises for headless runs on shared and offline machines.
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync", "--window-size=1400,1800",
+)
+
+
+def _missing_browser_reason() -> str | None:
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        return "chromium and chromedriver are not installed (run `make browser`)"
+    try:
+        import jupyterlab  # noqa: F401
+        import selenium  # noqa: F401
+    except ImportError as error:
+        return f"{error.name} is not installed (pip install -e '.[test]')"
+    return None
+
+
+_REASON = _missing_browser_reason()
+if _REASON and os.environ.get("CI") == "true":
+    pytest.fail(f"the browser test must run under CI: {_REASON}", pytrace=False)
+pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_server(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"JupyterLab did not answer at {url} within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """A JupyterLab server on 127.0.0.1 serving a copy of the explorer notebook (outputs cleared), with
+    its own config, data and runtime folders so that nothing of the user's is read or written."""
+    root = tmp_path / "lab"
+    root.mkdir()
+    notebook = json.loads(NOTEBOOK.read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    (root / NOTEBOOK.name).write_text(json.dumps(notebook))
+    token, port = secrets.token_hex(16), _free_port()
+    env = dict(os.environ, SIAMESE_KIT_QUICK="1", JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
+    log = tmp_path / "jupyterlab.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+             "--LabApp.expose_app_in_browser=True", "--ServerApp.disable_check_xsrf=False"],
+            env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_server(f"{base}/api/status?token={token}", process, log)
+        yield {"base": base, "token": token, "notebook": NOTEBOOK.name, "log": log}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    # An explicit driver path keeps Selenium Manager from looking for one online.
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait(driver, condition, timeout: float, what: str, log: Path | None = None):
+    from selenium.common.exceptions import WebDriverException
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = condition(driver)
+        except WebDriverException:
+            value = None
+        if value:
+            return value
+        time.sleep(0.5)
+    details = log.read_text()[-3000:] if log is not None else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{details}")
+
+
+KERNEL_IDLE = """
+const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+const kernel = panel && panel.sessionContext && panel.sessionContext.session && panel.sessionContext.session.kernel;
+return kernel ? kernel.status : null;
+"""
+
+CELL_ERRORS = """
+return Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]'))
+  .map(node => node.innerText).join('\\n');
+"""
+
+
+def _accuracy_text(driver) -> str:
+    from selenium.webdriver.common.by import By
+
+    shown = driver.find_elements(By.CSS_SELECTOR, ".siamese-kit-accuracy")
+    return shown[0].text.strip() if shown else ""
+
+
+def test_explorer_notebook_runs_in_jupyterlab_and_the_slider_moves_the_accuracy(jupyterlab, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    original = NOTEBOOK.read_bytes()
+    log = jupyterlab["log"]
+    browser.get(f"{jupyterlab['base']}/lab/tree/{jupyterlab['notebook']}?token={jupyterlab['token']}")
+    _wait(browser, lambda d: d.execute_script(KERNEL_IDLE) == "idle", 180, "the notebook's kernel to start", log)
+    browser.execute_script("return window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    _wait(browser, lambda d: _accuracy_text(d).startswith("accuracy"), 420, "the explorer to appear", log)
+    _wait(browser, lambda d: d.execute_script(KERNEL_IDLE) == "idle", 120, "the last cell to finish", log)
+    assert "Traceback" not in browser.execute_script(CELL_ERRORS)
+    before = _accuracy_text(browser)
+
+    handle = browser.find_element(By.CSS_SELECTOR, ".siamese-kit-threshold .noUi-handle")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", handle)
+    handle.click()
+    # Home sends the slider to its lowest distance: every pair is called "different".
+    handle.send_keys(Keys.HOME)
+    after = _wait(browser, lambda d: (text := _accuracy_text(d)) != before and text, 60,
+                  "the accuracy to follow the slider", log)
+    before_value = float(before.split()[1].rstrip("%"))
+    after_value = float(after.split()[1].rstrip("%"))
+    assert after_value != before_value
+    # At the lowest threshold nothing is "same", so the accuracy is the share of different pairs,
+    # which the seeded pair set keeps at one half.
+    assert 40.0 <= after_value <= 60.0 < before_value
+
+    screenshots = os.environ.get("SIAMESE_KIT_SCREENSHOT_DIR")
+    if screenshots:
+        handle.send_keys(Keys.END)
+        handle.send_keys(*[Keys.ARROW_LEFT] * 3)
+        _wait(browser, lambda d: _accuracy_text(d) not in (after, ""), 60, "the slider's second move", log)
+        explorer = browser.find_element(By.CSS_SELECTOR, ".siamese-kit-explorer")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", explorer)
+        time.sleep(1)
+        Path(screenshots).mkdir(parents=True, exist_ok=True)
+        explorer.screenshot(str(Path(screenshots) / "explorer.png"))
+    assert NOTEBOOK.read_bytes() == original, "the committed notebook must not be touched"
