@@ -242,9 +242,9 @@ class NotebookMonitor(TrainingMonitor):
 
     def redraw(self, step: int) -> None:
         """Draws the loss curve into the image widget and updates the status line."""
-        import io
-
         from matplotlib.figure import Figure
+
+        from .widgets import figure_png
 
         figure = Figure(figsize=(6.0, 3.0))
         ax = figure.subplots()
@@ -253,9 +253,7 @@ class NotebookMonitor(TrainingMonitor):
         ax.set_ylabel("loss")
         ax.set_xlim(0, self.total_steps)
         ax.grid(alpha=0.3)
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-        self.plot.value = buffer.getvalue()
+        self.plot.value = figure_png(figure)
         self.redraws += 1
         last = self.losses[-1] if self.losses else float("nan")
         self.status.value = (

@@ -46,7 +46,7 @@ def figure_png(figure, dpi: int = 80) -> bytes:
     return buffer.getvalue()
 
 
-def image_png(image: np.ndarray, scale: int = 3) -> bytes:
+def image_png(image: np.ndarray, scale: int = 4) -> bytes:
     """One uint8 image `[H, W, C]` (C = 1 or 3) as PNG bytes, enlarged `scale` times without blurring.
 
     Args:
@@ -170,11 +170,12 @@ class PairExplorer:
         second = classes[1][1] if len(classes) > 1 else classes[0][1]
         self.class_b = widgets.Dropdown(options=classes, value=second, description="class B", layout=layout)
         self.index_b = widgets.BoundedIntText(value=0, min=0, description="index B", layout=layout)
-        self.image_a = widgets.Image(format="png")
-        self.image_b = widgets.Image(format="png")
+        picture = widgets.Layout(width="112px", height="112px", margin="0 6px 0 0")
+        self.image_a = widgets.Image(format="png", layout=picture)
+        self.image_b = widgets.Image(format="png", layout=picture)
         self.decision = widgets.HTML()
         self.decision.add_class(DECISION_CLASS)
-        self.pair_view = widgets.HBox([self.image_a, self.image_b])
+        self.pair_view = widgets.HBox([self.image_a, self.image_b], layout=widgets.Layout(overflow="visible"))
 
         # Threshold panel.
         low, high = float(self.pair_scores.min()), float(self.pair_scores.max())
@@ -189,12 +190,12 @@ class PairExplorer:
         self.threshold.add_class(THRESHOLD_CLASS)
         self.accuracy = widgets.HTML()
         self.accuracy.add_class(ACCURACY_CLASS)
-        self.grid = widgets.Image(format="png", layout=widgets.Layout(width="640px"))
+        self.grid = widgets.Image(format="png", layout=widgets.Layout(width="760px"))
 
         # Rank panel.
         self.query_class = widgets.Dropdown(options=classes, value=classes[0][1], description="query", layout=layout)
         self.query_index = widgets.BoundedIntText(value=0, min=0, description="index", layout=layout)
-        self.ranking = widgets.Image(format="png", layout=widgets.Layout(width="640px"))
+        self.ranking = widgets.Image(format="png", layout=widgets.Layout(width="760px"))
         self.ranking_text = widgets.HTML()
 
         for control in (self.class_a, self.index_a, self.class_b, self.index_b):
@@ -320,7 +321,7 @@ class PairExplorer:
             self.pairs.pair_label[shown], predictions[shown], self.pair_scores[shown],
             score_name="distance" if self.score_kind == "distance" else "P(same)",
         )
-        self.grid.value = figure_png(figure)
+        self.grid.value = figure_png(figure, dpi=100)
         self._on_compare_change()
 
     # -- rank -----------------------------------------------------------------------------------------
@@ -353,4 +354,4 @@ class PairExplorer:
             labels[[query]], labels, distances=scores[None, :], class_names=self.imageset.class_names,
             score_name="dist" if self.score_kind == "distance" else "P(same)",
         )
-        self.ranking.value = figure_png(figure)
+        self.ranking.value = figure_png(figure, dpi=100)
