@@ -78,6 +78,7 @@ def jupyterlab(tmp_path):
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
+    notebook["metadata"].pop("widgets", None)  # saved widget state would show before the kernel runs
     (root / NOTEBOOK.name).write_text(json.dumps(notebook))
     token, port = secrets.token_hex(16), _free_port()
     env = dict(os.environ, SIAMESE_KIT_QUICK="1", JUPYTER_CONFIG_DIR=str(tmp_path / "config"),

@@ -299,6 +299,26 @@ def test_episode_accuracy_matches_a_per_episode_brute_force():
     assert model.calls == 0  # embeddings given: nothing re-embedded
 
 
+def test_a_one_shot_episode_as_a_run_scores_like_the_episode():
+    data = grouped_set(groups=2, classes_per_group=5, per_class=5)
+    episodes = fixed_episodes(data, 3, ways=4, shots=1, queries=2, seed=5)
+    run = episodes.as_run(data, 2)
+    np.testing.assert_array_equal(run.support_images, data.images[episodes.support_index[2, :, 0]])
+    np.testing.assert_array_equal(run.query_images, data.images[episodes.query_index[2].reshape(-1)])
+    # Each query's answer is its class's position among the supports, so labels agree through it.
+    support_labels = data.labels[episodes.support_index[2, :, 0]]
+    np.testing.assert_array_equal(support_labels[run.answers], data.labels[episodes.query_index[2].reshape(-1)])
+    model = PixelModel()
+    single = fixed_episodes(data, 1, ways=4, shots=1, queries=2, seed=5)
+    assert evaluate_lake_runs(model, [single.as_run(data, 0)]).accuracy == pytest.approx(
+        episode_accuracy(model, data, single)
+    )
+    with pytest.raises(DataError, match="these episodes have 2 shots"):
+        fixed_episodes(data, 1, ways=4, shots=2, queries=1).as_run(data)
+    with pytest.raises(DataError, match="episode 3 is out of range; there are 3 episodes"):
+        episodes.as_run(data, 3)
+
+
 # ----------------------------------------------------------------------------- picture
 
 

@@ -198,6 +198,40 @@ class EpisodeSet:
     def shots(self) -> int:
         return self.support_index.shape[2]
 
+    def as_run(self, imageset: ImageSet, episode: int = 0):
+        """One 1-shot episode as a `OneShotRun`, to score with `evaluate_lake_runs` or draw with
+        `plotting.one_shot_task_grid` like one of Lake's runs.
+
+        Args:
+            imageset: the ImageSet the episodes index.
+            episode: which episode.
+
+        Returns:
+            `OneShotRun` named `"episode <n>"`: one support image per class, the queries class by
+            class, and each query's answer (its class's position among the supports). File names
+            are the ImageSet indices.
+
+        Raises:
+            DataError: for a K-shot episode with K > 1 (a run has one image per class) or an
+                episode number out of range.
+        """
+        from .lake import OneShotRun
+
+        if self.shots != 1:
+            raise DataError(f"as_run: a one-shot run has one image per class; these episodes have {self.shots} shots.")
+        if not 0 <= episode < len(self):
+            raise DataError(f"as_run: episode {episode} is out of range; there are {len(self)} episodes.")
+        support = self.support_index[episode, :, 0]
+        queries = self.query_index[episode].reshape(-1)
+        return OneShotRun(
+            name=f"episode {episode}",
+            support_images=imageset.images[support],
+            query_images=imageset.images[queries],
+            answers=np.repeat(np.arange(self.ways), self.query_index.shape[2]),
+            support_files=tuple(str(i) for i in support),
+            query_files=tuple(str(i) for i in queries),
+        )
+
 
 def fixed_episodes(
     imageset: ImageSet,
