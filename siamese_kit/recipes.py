@@ -539,7 +539,9 @@ class OneShotRecipe(_RecipeSettings):
         within_group: draw each training episode's classes from one alphabet, as Lake's runs do.
         rotations: add each character turned by 90, 180 and 270 degrees as new characters.
         distortions: apply Koch et al.'s random affine distortions to training images.
-        learning_rate: initial Adam learning rate (cosine decay to zero over the run).
+        learning_rate: initial Adam learning rate (cosine decay to zero over the run). 2e-3 was
+            chosen on a held-out background alphabet (20-way 1-shot, 5,000 episodes): 0.839 at 1e-3,
+            0.847 at 2e-3, 0.838 at 3e-3.
         seed: seeds weights and the episode stream.
     """
 
@@ -554,7 +556,7 @@ class OneShotRecipe(_RecipeSettings):
     within_group: bool = True
     rotations: bool = True
     distortions: bool = True
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     seed: int = 0
 
     def __post_init__(self):
