@@ -6,9 +6,13 @@ import argparse
 import json
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 DEMO_DEFAULTS = {"iterations": 2000, "embedding_dim": 16, "batch_size": 64}
+# A save of the CPU recipes' models takes well under a second; every 500 steps costs <1% of a run
+# and loses at most a few minutes of it.
+DEFAULT_CHECKPOINT_EVERY = 500
 
 
 def _positive_int(text: str) -> int:
@@ -18,6 +22,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
     return value
 
 
@@ -59,6 +73,13 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--faithful", action="store_true",
                        help="twin only: the MATLAB example's settings (koch_105, 105 px; a GPU recipe)")
     train.add_argument("--out", type=Path, required=True, help="folder for model.keras and summary.json")
+    train.add_argument("--checkpoint-every", type=_non_negative_int, default=DEFAULT_CHECKPOINT_EVERY,
+                       metavar="K",
+                       help=f"save weights, optimizer and stream position to OUT/checkpoints every K steps "
+                            f"(default {DEFAULT_CHECKPOINT_EVERY}; 0: no checkpoints)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the newest checkpoint in OUT/checkpoints (same settings); "
+                            "without one, start from step 0")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved model on its recipe's test data")
     evaluate.add_argument("model", type=Path, help="a model.keras written by `siamese-kit train`")
@@ -98,6 +119,23 @@ def _recipe_settings(args) -> dict:
     return settings
 
 
+def _checkpointer(args, recipe):
+    """The run's `Checkpointer` in OUT/checkpoints, or None; made before any data is loaded, so a
+    refused resume (another run's folder, other settings) costs nothing and changes nothing."""
+    from dataclasses import asdict
+
+    from .checkpoint import Checkpointer
+
+    if args.checkpoint_every == 0:
+        if args.resume:
+            raise ValueError("--resume needs checkpoints; drop --checkpoint-every 0.")
+        return None
+    config = {"recipe": args.recipe, "settings": asdict(recipe)}
+    if args.recipe == "one-shot":
+        config["background"] = args.background
+    return Checkpointer(args.out / "checkpoints", every=args.checkpoint_every, resume=args.resume, config=config)
+
+
 def _train(args) -> int:
     from .recipes import ContrastiveRecipe, TwinRecipe, run_contrastive, run_twin
 
@@ -106,24 +144,28 @@ def _train(args) -> int:
         from .data import load_dataset
 
         recipe = ContrastiveRecipe.from_dict(settings)
+        checkpoint = _checkpointer(args, recipe)
         summary = run_contrastive(load_dataset("mnist", "train"), load_dataset("mnist", "test"), recipe,
-                                  out_dir=args.out)
+                                  out_dir=args.out, checkpoint=checkpoint)
     elif args.recipe == "one-shot":
         from .data import load_lake_runs, load_omniglot
         from .recipes import OneShotRecipe, run_one_shot
 
         recipe = OneShotRecipe.from_dict(settings)
+        checkpoint = _checkpointer(args, recipe)
         size = recipe.image_size
         summary = run_one_shot(load_omniglot(args.background, image_size=size),
                                load_omniglot("images_evaluation", image_size=size), recipe,
-                               runs=load_lake_runs(image_size=size), out_dir=args.out)
+                               runs=load_lake_runs(image_size=size), out_dir=args.out, checkpoint=checkpoint)
     else:
         from .data import load_omniglot
 
         recipe = TwinRecipe.faithful(**settings) if args.faithful else TwinRecipe.from_dict(settings)
+        checkpoint = _checkpointer(args, recipe)
         size = recipe.image_size
         summary = run_twin(load_omniglot("images_background", image_size=size),
-                           load_omniglot("images_evaluation", image_size=size), recipe, out_dir=args.out)
+                           load_omniglot("images_evaluation", image_size=size), recipe, out_dir=args.out,
+                           checkpoint=checkpoint)
     print(json.dumps({k: v for k, v in summary.items() if k != "recipe"}))
     print(f"wrote {args.out}/model.keras and summary.json")
     return 0
@@ -137,7 +179,19 @@ def _evaluate(args) -> int:
 
     if not args.model.is_file():
         raise ValueError(f"model file not found: {args.model}; train one with `siamese-kit train`.")
-    model = keras.saving.load_model(args.model, safe_mode=True)
+    if not zipfile.is_zipfile(args.model):
+        raise ValueError(
+            f"{args.model} is not a .keras model file (those are zip archives; this one is damaged or "
+            "something else); pass a model.keras written by `siamese-kit train`."
+        )
+    try:
+        # safe_mode: a .keras file is data, never code; one that asks to run code is refused.
+        model = keras.saving.load_model(args.model, safe_mode=True)
+    except Exception as error:  # Keras signals a bad file with zip, key, type and value errors alike
+        raise ValueError(
+            f"cannot load {args.model} as a siamese-kit model ({type(error).__name__}: "
+            f"{str(error).strip()[:300]}); pass a model.keras written by `siamese-kit train`."
+        ) from None
     if args.one_shot or isinstance(model, PrototypeModel):
         from .data import load_lake_runs, load_omniglot
 
@@ -228,8 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         argv: arguments without the program name; None reads `sys.argv`.
 
     Returns:
-        the exit status: 0 on success, 2 for a usage error, 1 for a data or value error (its message
-        is printed without a traceback).
+        the exit status: 0 on success, 2 for a usage error, 1 for a data or value error or a loss
+        that became NaN or Inf (its message is printed without a traceback).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = _build_parser().parse_args(argv)
@@ -240,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = handlers[args.command]
     try:
         return handler(args)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, FloatingPointError) as error:
         print(f"siamese-kit {args.command}: error: {error}", file=sys.stderr)
         return 1
 

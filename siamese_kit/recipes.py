@@ -8,6 +8,7 @@ while training that classifies by the nearest class centroid.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -19,6 +20,7 @@ from .data.augment import AffineDistortion
 from .data.episodes import episode_stream, fixed_episodes
 from .data.imageset import ImageSet
 from .data.pairs import fixed_pairs, pair_stream
+from .checkpoint import CheckpointCallback
 from .devices import device_report
 from .evaluation import (
     best_threshold,
@@ -135,7 +137,7 @@ def build_contrastive_model(recipe: ContrastiveRecipe, input_shape, num_classes:
 
 
 def train_contrastive(
-    train_set: ImageSet, recipe: ContrastiveRecipe, print_every: int = 500, callbacks=()
+    train_set: ImageSet, recipe: ContrastiveRecipe, print_every: int = 500, callbacks=(), checkpoint=None
 ) -> tuple[SiameseModel, StepLogger]:
     """Trains the contrastive recipe on a pair stream over `train_set`.
 
@@ -144,17 +146,33 @@ def train_contrastive(
         recipe: hyperparameters.
         print_every: progress line every this many steps (0 for silence).
         callbacks: extra Keras callbacks.
+        checkpoint: a `siamese_kit.checkpoint.Checkpointer` to save to every `checkpoint.every`
+            steps and, with `resume=True`, to continue from; None saves nothing.
 
     Returns:
         `(model, logger)`; `logger.history()` holds the loss curve.
+
+    Raises:
+        FloatingPointError: (with a checkpoint) when the loss becomes NaN or Inf, naming the step.
     """
     model = build_contrastive_model(recipe, train_set.image_shape, train_set.num_classes)
-    stream = pair_stream(train_set, recipe.batch_size, seed=recipe.seed, mode="alternate")
     logger = StepLogger(recipe.iterations, recipe.batch_size, every=max(1, recipe.iterations // 200), print_every=print_every)
-    model.fit(
-        stream, steps_per_epoch=recipe.iterations, epochs=1, verbose=0, shuffle=False,
-        callbacks=[logger, *callbacks],
-    )
+    done = position = 0
+    extra = []
+    if checkpoint is not None:
+        restored = checkpoint.restore(model)
+        if restored is not None:
+            done, position = restored.step, restored.next_batch
+            logger.load_state(restored.monitor, done)
+        extra = [CheckpointCallback(checkpoint, done, logger.recorder)]
+    if done < recipe.iterations:
+        # The stream is seeded per batch number, so starting at the saved one continues the same pairs.
+        stream = pair_stream(train_set, recipe.batch_size, seed=recipe.seed, mode="alternate",
+                             start_batch=position)
+        model.fit(
+            stream, steps_per_epoch=recipe.iterations - done, epochs=1, verbose=0, shuffle=False,
+            callbacks=[logger, *extra, *callbacks],
+        )
     return model, logger
 
 
@@ -232,6 +250,7 @@ def run_contrastive(
     recipe: ContrastiveRecipe,
     out_dir: str | Path | None = None,
     print_every: int = 500,
+    checkpoint=None,
 ) -> dict:
     """Trains, evaluates and (optionally) writes the model, a summary and pictures.
 
@@ -242,6 +261,7 @@ def run_contrastive(
         out_dir: where to write `model.keras`, `summary.json`, `prediction_grid.png`,
             `embedding.png` and `training_curve.png`; None writes nothing.
         print_every: progress line every this many steps.
+        checkpoint: a `Checkpointer` to save to and resume from (see `train_contrastive`).
 
     Returns:
         the summary dict (also `summary.json`): `test_centroid_accuracy`, `pair_accuracy`,
@@ -251,7 +271,7 @@ def run_contrastive(
     device = device_report()
     print(f"device: {device}", flush=True)
     fit_set, validation_set = train_set.split(recipe.validation_fraction, seed=recipe.seed)
-    model, logger = train_contrastive(fit_set, recipe, print_every=print_every)
+    model, logger = train_contrastive(fit_set, recipe, print_every=print_every, checkpoint=checkpoint)
     train_seconds = time.perf_counter() - start
     results = evaluate_contrastive(model, test_set, validation_set, recipe.eval_pairs, recipe.seed, margin=recipe.margin)
     summary = {
@@ -434,6 +454,7 @@ def run_twin(
     recipe: TwinRecipe,
     out_dir: str | Path | None = None,
     monitor=None,
+    checkpoint=None,
 ) -> dict:
     """Trains the twin classifier with the custom loop, evaluates it, and optionally writes results.
 
@@ -444,6 +465,8 @@ def run_twin(
         out_dir: where to write `model.keras`, `summary.json`, `prediction_grid.png`,
             `training_curve.png`; None writes nothing.
         monitor: a `TrainingMonitor`; default a terminal progress bar.
+        checkpoint: a `siamese_kit.checkpoint.Checkpointer` to save to every `checkpoint.every`
+            steps and, with `resume=True`, to continue from; None saves nothing.
 
     Returns:
         the summary dict: `pair_accuracy_750`, `pair_accuracy_10k`, `roc_auc`, `iterations`,
@@ -456,12 +479,15 @@ def run_twin(
     if recipe.calibration_groups:
         train_set, calibration_set = train_set.split_groups(recipe.calibration_groups, seed=2000 + recipe.seed)
     model = build_twin_model(recipe, train_set.image_shape[-1])
-    stream = pair_stream(
-        train_set, recipe.batch_size, seed=recipe.seed, mode="random", negatives=recipe.negatives,
-        augment=AffineDistortion() if recipe.distortions else None,
-    )
+    augment = AffineDistortion() if recipe.distortions else None
+
+    def stream(start):
+        return pair_stream(train_set, recipe.batch_size, seed=recipe.seed, mode="random",
+                           negatives=recipe.negatives, augment=augment, start_batch=start)
+
     monitor = monitor or TerminalMonitor(recipe.iterations, recipe.batch_size, record_every=max(1, recipe.iterations // 200))
-    trained = train_loop(model, stream, recipe.iterations, monitor=monitor, jit_compile=recipe.jit_compile)
+    trained = train_loop(model, stream, recipe.iterations, monitor=monitor, jit_compile=recipe.jit_compile,
+                         checkpoint=checkpoint)
     calibration = {}
     if calibration_set is not None:
         before = evaluate_twin(model, eval_set, seed=recipe.seed)
@@ -515,10 +541,22 @@ def _write_outputs(out_dir: Path, model, summary: dict, figures: dict) -> None:
     from . import plotting
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save(out_dir / "model.keras")
+    _replace_atomically(out_dir / "model.keras", model.save)
     for filename, draw in figures.items():
-        draw(plotting).savefig(out_dir / filename, dpi=100, bbox_inches="tight")
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        _replace_atomically(out_dir / filename, lambda path: draw(plotting).savefig(path, dpi=100, bbox_inches="tight"))
+    _replace_atomically(out_dir / "summary.json", lambda path: path.write_text(json.dumps(summary, indent=2) + "\n"))
+
+
+def _replace_atomically(path: Path, write) -> None:
+    """`write(temporary)` beside `path`, then one rename: a kill mid-write never leaves half a file."""
+    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # keeps the suffix Keras checks
+    try:
+        write(temporary)
+        with open(temporary, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 EPISODE_SIZES = ((5, 1), (5, 5), (20, 1), (20, 5))  # (ways, shots) reported by evaluate_one_shot
@@ -620,6 +658,7 @@ def run_one_shot(
     runs=None,
     out_dir: str | Path | None = None,
     monitor=None,
+    checkpoint=None,
 ) -> dict:
     """Trains a tower on episodes, then evaluates one-shot recognition.
 
@@ -631,6 +670,7 @@ def run_one_shot(
         out_dir: where to write `model.keras`, `summary.json`, `one_shot_task.png` (with runs) and
             `training_curve.png`; None writes nothing.
         monitor: a `TrainingMonitor`; default a terminal progress bar.
+        checkpoint: a `Checkpointer` to save to and resume from (see `run_twin`).
 
     Returns:
         the summary dict: `lake20_accuracy` (with runs), `episodes`, `iterations`, `seconds`,
@@ -641,14 +681,16 @@ def run_one_shot(
     device = device_report()
     model = build_prototype_model(recipe, train_set.image_shape[-1])
     training_set = train_set.with_rotated_classes() if recipe.rotations else train_set
-    stream = episode_stream(
-        training_set, recipe.ways, recipe.shots, recipe.queries, seed=recipe.seed,
-        within_group=recipe.within_group, augment=AffineDistortion() if recipe.distortions else None,
-    )
+    augment = AffineDistortion() if recipe.distortions else None
+
+    def stream(start):
+        return episode_stream(training_set, recipe.ways, recipe.shots, recipe.queries, seed=recipe.seed,
+                              within_group=recipe.within_group, augment=augment, start_episode=start)
+
     images_per_episode = recipe.ways * (recipe.shots + recipe.queries)
     monitor = monitor or TerminalMonitor(recipe.iterations, images_per_episode,
                                          record_every=max(1, recipe.iterations // 200))
-    trained = train_loop(model, stream, recipe.iterations, monitor=monitor)
+    trained = train_loop(model, stream, recipe.iterations, monitor=monitor, checkpoint=checkpoint)
     results = evaluate_one_shot(model, eval_set, runs, seed=recipe.seed)
     summary = {
         **({"lake20_accuracy": results["lake20_accuracy"]} if runs is not None else {}),

@@ -75,6 +75,16 @@ class StepLogger(keras.callbacks.Callback):
     def losses(self) -> list[float]:
         return self.recorder.losses
 
+    def load_state(self, state: dict | None, step: int) -> None:
+        """Continues a resumed run: the curve recorded before `step` and the step count.
+
+        Args:
+            state: `TrainingMonitor.state()` saved with the checkpoint (None keeps an empty curve).
+            step: steps already done.
+        """
+        self.recorder.load_state(state, step)
+        self._step = int(step)
+
     def on_train_begin(self, logs=None):
         self.recorder.start(device="")
 
@@ -125,6 +135,26 @@ class TrainingMonitor:
         self.stop_requested = False
         self._window: list[float] = []
         self.started_at = time.perf_counter()
+        self.first_step = 0
+
+    def state(self) -> dict:
+        """Returns:
+        the recorded curve and the unfinished averaging window, as JSON-ready lists (saved with a
+        checkpoint so a resumed run continues the same curve)."""
+        return {"steps": list(self.steps), "losses": list(self.losses), "window": list(self._window)}
+
+    def load_state(self, state: dict | None, step: int) -> None:
+        """Continues the curve of a resumed run that had done `step` steps.
+
+        Args:
+            state: what `state()` returned when the checkpoint was saved, or None.
+            step: steps already done; progress and speed count from there.
+        """
+        if state:
+            self.steps = [int(s) for s in state["steps"]]
+            self.losses = [float(v) for v in state["losses"]]
+            self._window = [float(v) for v in state["window"]]
+        self.first_step = int(step)
 
     def start(self, device: str) -> None:
         """Called once before the first step with the device description."""
@@ -144,7 +174,8 @@ class TrainingMonitor:
     def pairs_per_second(self, step: int) -> float:
         """Returns:
         pairs trained per second since `start`."""
-        return step * self.pairs_per_step / max(time.perf_counter() - self.started_at, 1e-9)
+        done = step - self.first_step
+        return done * self.pairs_per_step / max(time.perf_counter() - self.started_at, 1e-9)
 
     def history(self) -> dict[str, list]:
         """Returns:
@@ -170,7 +201,8 @@ class TerminalMonitor(TrainingMonitor):
 
         super().start(device)
         print(f"training on {device}", file=self._file, flush=True)
-        self._bar = tqdm(total=self.total_steps, unit="step", file=self._file, dynamic_ncols=True)
+        self._bar = tqdm(total=self.total_steps, initial=self.first_step, unit="step", file=self._file,
+                         dynamic_ncols=True)
 
     def update(self, step: int, loss: float) -> None:
         super().update(step, loss)
@@ -269,25 +301,38 @@ class NotebookMonitor(TrainingMonitor):
         self.status.value = f"{self.status.value} &nbsp; <b>{reason}</b>"
 
 
-def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None, jit_compile: bool = False) -> dict:
+def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None, jit_compile: bool = False,
+               checkpoint=None) -> dict:
     """A custom training loop: `GradientTape` inside `tf.function`, one step at a time.
 
     It runs the model's own `train_step`, the very function `model.fit` runs, so the two paths
     cannot drift apart. Between steps it reports to the monitor and ends cleanly when the monitor
     asks (the notebook Stop button).
 
+    With a `checkpoint` (`siamese_kit.checkpoint.Checkpointer`) it saves the model, the optimizer,
+    the stream position and the curve every `checkpoint.every` steps, after the last step and on a
+    Stop, and with `resume=True` it first restores the newest checkpoint and goes on from there: the
+    run ends as an uninterrupted one would (bit-identical on CPU).
+
     Args:
-        model: a compiled `SiameseModel`.
-        stream: a pair stream (`siamese_kit.data.pair_stream`).
-        steps: steps to run.
+        model: a compiled `SiameseModel` or `PrototypeModel`.
+        stream: a pair or episode stream (`siamese_kit.data.pair_stream`), or a function of the
+            first batch number returning one (`lambda start: pair_stream(..., start_batch=start)`),
+            which lets a resumed run start its stream where it stopped at no cost; a plain stream
+            is fast-forwarded by skipping the batches already trained on.
+        steps: steps the run has in all (a resumed run does the ones left).
         monitor: a `TerminalMonitor`, `NotebookMonitor` or other `TrainingMonitor`; default silent.
         jit_compile: compile the step with XLA.
+        checkpoint: a `Checkpointer`, or None for no checkpoints.
 
     Returns:
-        dict with `steps_done`, `stopped` (bool), `seconds`, and the monitor's `history`.
+        dict with `steps_done` (counting restored steps), `stopped` (bool), `resumed_from` (the
+        restored step, 0 for a new run), `seconds`, and the monitor's `history`.
 
     Raises:
-        FloatingPointError: if the loss becomes NaN or Inf, naming the step.
+        FloatingPointError: if the loss becomes NaN or Inf, naming the step (and the last good
+            checkpoint, which is kept).
+        CheckpointError: if the checkpoint to resume does not fit the model or the settings.
     """
     import tensorflow as tf
 
@@ -297,25 +342,39 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
         raise ValueError("train_loop: compile the model first, e.g. model.compile(optimizer=..., loss=...).")
     monitor = monitor or TrainingMonitor(steps, 1)
     model.optimizer.build(model.trainable_variables)
+    first = position = 0
+    if checkpoint is not None:
+        restored = checkpoint.restore(model)
+        if restored is not None:
+            first, position = restored.step, restored.next_batch
+            monitor.load_state(restored.monitor, first)
+    if callable(stream) and not isinstance(stream, tf.data.Dataset):
+        stream = stream(position)
+    elif position:
+        # Stateless-seeded streams give the same batches again, so skipping them lands on the next one.
+        stream = stream.skip(position)
     step_function = tf.function(model.train_step, jit_compile=jit_compile)
     iterator = iter(stream)
     monitor.start(device_report())
     start = time.perf_counter()
-    steps_done, reason = 0, "finished"
+    steps_done, reason = first, "finished"
     try:
-        for step in range(1, steps + 1):
+        for step in range(first + 1, steps + 1):
             for metric in model.metrics:
                 metric.reset_state()
             logs = step_function(next(iterator))
             loss = float(logs["loss"])
             if not math.isfinite(loss):
                 reason = f"stopped: loss became {loss} at step {step}"
+                kept = f" {checkpoint.where()}." if checkpoint is not None else ""
                 raise FloatingPointError(
                     f"train_loop: the loss became {loss} at step {step}; lower the learning rate or "
-                    "check the inputs (pixels 0..255, pair labels 0/1)."
+                    f"check the inputs (pixels 0..255, pair labels 0/1).{kept}"
                 )
             steps_done = step
             monitor.update(step, loss)
+            if checkpoint is not None and (checkpoint.due(step) or step == steps or monitor.stop_requested):
+                checkpoint.save(model, step, monitor.state())
             if monitor.stop_requested:
                 reason = f"stopped by request after step {step}"
                 break
@@ -324,6 +383,7 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
     return {
         "steps_done": steps_done,
         "stopped": steps_done < steps,
+        "resumed_from": first,
         "seconds": time.perf_counter() - start,
         "history": monitor.history(),
     }

