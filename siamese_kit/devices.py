@@ -1,9 +1,11 @@
-"""Which device TensorFlow will train on, in words."""
+"""Which device TensorFlow will train on, in words, and the `tf.distribute` strategy to train with."""
 
 from __future__ import annotations
 
 import os
 import platform
+
+STRATEGY_KINDS = ("auto", "mirrored", "default")
 
 
 def device_report() -> str:
@@ -21,3 +23,79 @@ def device_report() -> str:
         return f"GPU: {name} ({len(gpus)} GPU{'s' if len(gpus) > 1 else ''})"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"CPU: {platform.machine()}, {cores} cores (no GPU visible)"
+
+
+def cpu_replicas(count: int) -> list[str]:
+    """Splits the CPU into `count` logical devices, so `MirroredStrategy` runs `count` replicas on it.
+
+    Meant for trying and testing distributed training on a machine without several GPUs: the
+    replicas share the same cores, so it is not faster. TensorFlow fixes its devices when it first
+    runs an op, so call this at the top of a fresh process, before any tensor is made.
+
+    Args:
+        count: logical CPU devices wanted, 1 or more.
+
+    Returns:
+        the logical CPU devices' names, e.g. `["/device:CPU:0", "/device:CPU:1"]`.
+
+    Raises:
+        ValueError: if `count` is not a positive integer.
+        RuntimeError: if TensorFlow already started with another number of CPU devices.
+
+    Example:
+        >>> cpu_replicas(2)                       # first thing in the process
+        >>> with strategy("mirrored").scope():     # 2 replicas, one per logical CPU
+        ...     model = build_contrastive_model(recipe, (28, 28, 1), 10)
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"cpu_replicas: count must be a positive integer (e.g. 2), got {count!r}.")
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+        )
+    except RuntimeError as error:
+        existing = tf.config.list_logical_devices("CPU")
+        if len(existing) != count:
+            raise RuntimeError(
+                f"cpu_replicas: TensorFlow already started with {len(existing)} CPU device(s), so "
+                f"it cannot split the CPU into {count} now; call cpu_replicas({count}) at the top of "
+                "a fresh process, before any tensor is made."
+            ) from error
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+def strategy(kind: str = "auto"):
+    """The `tf.distribute` strategy to build, compile and train a model under.
+
+    Build and compile the model inside `strategy(...).scope()`, then train as usual:
+    `model.fit(pair_stream(...))` or `train_loop` split each batch of the stream (the global batch)
+    across the replicas, and the step sums their gradients, so a step matches one device's step
+    on the same batch.
+
+    Args:
+        kind: `"auto"` picks `MirroredStrategy` over every GPU when there are 2 or more, over the
+            logical CPUs when `cpu_replicas` split the CPU, and TensorFlow's single-device default
+            otherwise; `"mirrored"` is `MirroredStrategy` over all GPUs (all logical CPUs when there
+            is none), even with one device; `"default"` is the strategy in effect (the
+            single-device default outside any scope).
+
+    Returns:
+        a `tf.distribute.Strategy`; `num_replicas_in_sync` says how many replicas it trains on.
+
+    Raises:
+        ValueError: if `kind` is not one of `STRATEGY_KINDS`.
+    """
+    if kind not in STRATEGY_KINDS:
+        raise ValueError(f"strategy: kind must be one of {STRATEGY_KINDS}, got {kind!r}.")
+    import tensorflow as tf
+
+    if kind == "default":
+        return tf.distribute.get_strategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = gpus or tf.config.list_logical_devices("CPU")
+    if kind == "auto" and len(devices) < 2:
+        return tf.distribute.get_strategy()
+    return tf.distribute.MirroredStrategy([device.name for device in devices])

@@ -307,7 +307,9 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
 
     It runs the model's own `train_step`, the very function `model.fit` runs, so the two paths
     cannot drift apart. Between steps it reports to the monitor and ends cleanly when the monitor
-    asks (the notebook Stop button).
+    asks (the notebook Stop button). A model built and compiled under a `tf.distribute` strategy's
+    `scope()` trains on all its replicas: the stream is split by the strategy (its batch is the
+    global batch) and the reported loss is the global batch's.
 
     With a `checkpoint` (`siamese_kit.checkpoint.Checkpointer`) it saves the model, the optimizer,
     the stream position and the curve every `checkpoint.every` steps, after the last step and on a
@@ -341,7 +343,17 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
     if getattr(model, "optimizer", None) is None:
         raise ValueError("train_loop: compile the model first, e.g. model.compile(optimizer=..., loss=...).")
     monitor = monitor or TrainingMonitor(steps, 1)
-    model.optimizer.build(model.trainable_variables)
+    strategy = model.distribute_strategy
+    with strategy.scope():
+        # A model built under a tf.distribute strategy needs its optimizer slots mirrored too.
+        model.optimizer.build(model.trainable_variables)
+
+    def one_step(batch):
+        logs = strategy.run(model.train_step, args=(batch,))
+        # Replicas see equal shares of the global batch, so the mean of their means is the whole
+        # batch's; without a strategy this is the step's own value.
+        return {name: strategy.reduce("MEAN", value, axis=None) for name, value in logs.items()}
+
     first = position = 0
     if checkpoint is not None:
         restored = checkpoint.restore(model)
@@ -353,8 +365,8 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
     elif position:
         # Stateless-seeded streams give the same batches again, so skipping them lands on the next one.
         stream = stream.skip(position)
-    step_function = tf.function(model.train_step, jit_compile=jit_compile)
-    iterator = iter(stream)
+    step_function = tf.function(one_step, jit_compile=jit_compile)
+    iterator = iter(strategy.experimental_distribute_dataset(stream))
     monitor.start(device_report())
     start = time.perf_counter()
     steps_done, reason = first, "finished"

@@ -160,6 +160,34 @@ def numbered_stream(make_element, start: int = 0) -> tf.data.Dataset:
     )
 
 
+# Bytes to which TensorFlow's CPU kernels expect a tensor's buffer to be aligned (Eigen's widest).
+_TENSOR_ALIGNMENT = 64
+
+
+def pixel_tensor(images: np.ndarray) -> tf.Tensor:
+    """A private CPU tensor copy of an image array, made with one copy of the pixels at most in memory.
+
+    `tf.constant` holds two extra copies of a large array for a moment (so a stream over 1 GB of
+    images would briefly need 3 GB); here the pixels are copied once into an aligned buffer that
+    the tensor then takes over through DLPack, without a second copy.
+
+    Args:
+        images: numpy array (any shape and numeric dtype), for example `ImageSet.images`.
+
+    Returns:
+        a tensor of the same shape, dtype and values; later changes to `images` do not reach it.
+    """
+    images = np.asarray(images)
+    if images.size == 0:
+        return tf.constant(images)
+    buffer = np.empty(images.nbytes + _TENSOR_ALIGNMENT, dtype=np.uint8)
+    offset = -buffer.ctypes.data % _TENSOR_ALIGNMENT
+    aligned = buffer[offset : offset + images.nbytes].view(images.dtype).reshape(images.shape)
+    np.copyto(aligned, images)
+    # The DLPack capsule keeps `buffer` alive for as long as the tensor lives.
+    return tf.experimental.dlpack.from_dlpack(aligned.__dlpack__())
+
+
 def _check_stream_args(imageset: ImageSet, batch_size: int, mode: str, negatives: str = "any") -> None:
     if not isinstance(imageset, ImageSet):
         raise DataError(
@@ -230,7 +258,7 @@ def pair_stream(
     """
     _check_stream_args(imageset, batch_size, mode, negatives)
     tables = _ClassTables(imageset, negatives)
-    images = tf.constant(imageset.images)
+    images = pixel_tensor(imageset.images)
     labels = tf.constant(imageset.labels, dtype=tf.int32)
 
     def make_batch(batch_number):

@@ -9,6 +9,13 @@ from keras import ops
 from ..layers import PACKAGE, CentroidDecoder
 
 
+def _replicas_in_sync() -> int:
+    """Replicas training together under the current `tf.distribute` strategy (1 without one)."""
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
 def _pair_inputs(x):
     """Accepts a pair-stream features dict or a `(image_a, image_b)` tuple."""
     if isinstance(x, dict):
@@ -76,6 +83,9 @@ class SiameseModel(keras.Model):
         return scores, embeddings
 
     def _update_metrics(self, loss, y, scores):
+        # Keras divides each replica's loss by the replica count (so summed gradients average the
+        # global batch); the reported loss undoes that, so it reads the same on 1 or N devices.
+        loss = loss * _replicas_in_sync()
         for metric in self.metrics:
             if metric.name == "loss":
                 metric.update_state(loss)
@@ -95,7 +105,14 @@ class SiameseModel(keras.Model):
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
         if self.decoder is not None and isinstance(x, dict) and "label_a" in x:
             labels = ops.concatenate([x["label_a"], x["label_b"]], axis=0)
-            self.decoder.update(ops.stop_gradient(embeddings), labels)
+            embeddings = ops.stop_gradient(embeddings)
+            context = tf.distribute.get_replica_context()
+            if context is not None and context.num_replicas_in_sync > 1:
+                # Each replica holds its own copy of the centroids: all must make the one update
+                # that the whole global batch gives, as a single device would, or they drift apart.
+                embeddings = context.all_gather(embeddings, axis=0)
+                labels = context.all_gather(labels, axis=0)
+            self.decoder.update(embeddings, labels)
         return self._update_metrics(loss, y, scores)
 
     def test_step(self, data):
