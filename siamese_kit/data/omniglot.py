@@ -9,14 +9,21 @@ TFDS's copy of the same data loads with `load_omniglot_tfds`.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import re
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .fetch import _online, data_home
+from .archives import open_zip
+from .fetch import _online, _say, data_home
 from .imageset import DataError, ImageSet
 from .sources import _read_image_folder, _tfds_batches
 
@@ -290,4 +297,209 @@ def load_omniglot_tfds(
     )
 
 
-__all__ = ["OMNIGLOT_SPLITS", "load_omniglot", "load_omniglot_tfds", "omniglot_dir"]
+# -- fetching the zips for offline use -------------------------------------------------------------------
+
+_RAW = "https://github.com/brendenlake/omniglot/raw/master/python/"
+
+# Every file the notebooks, recipes and CLI read: where the Omniglot repository publishes it, the sha256
+# of that original (as TensorFlow Datasets registers it; None where no digest is published) and how many
+# PNG files it must hold, which also vets re-packed copies whose archive digest differs.
+OMNIGLOT_FILES = {
+    "images_background.zip": (
+        _RAW + "images_background.zip",
+        "ad41ab679c8b5d90b271ef46be6987cc81211774a695c29dcc5367b2b26ee640", 19_280),
+    "images_evaluation.zip": (
+        _RAW + "images_evaluation.zip",
+        "1f61a8f3366785b057fc117d9228e78a16e3d976c8953b2a10fcc74cf0609cee", 13_180),
+    "images_background_small1.zip": (
+        _RAW + "images_background_small1.zip",
+        "f38eb80f801274ac2b4dff5b24289016bfaba4a7d5bb50deebf27104ad6cb8a4", 2_720),
+    "images_background_small2.zip": (
+        _RAW + "images_background_small2.zip",
+        "3ccaa407515a8778e5d0861875af38b17e418f301ad5bb3b5a6b65d901a41c7f", 3_120),
+    "all_runs.zip": (_RAW + "one-shot-classification/all_runs.zip", None, 800),
+}
+# The largest original is 9.5 MB; a download that runs far past that is not Omniglot.
+MAX_DOWNLOAD_BYTES = 64 * 1024**2
+DOWNLOAD_TIMEOUT_S = 60
+
+
+def _png_count(path: Path, filename: str) -> int:
+    """PNG files in the places a split or the runs keep them (a zip's stray extras do not count)."""
+    with open_zip(path, f"{filename} from {OMNIGLOT_URL}") as archive:
+        names = [i.filename for i in archive.infolist() if not i.is_dir()]
+    if filename == "all_runs.zip":
+        pattern = re.compile(r"(^|/)run\d+/(training|test)/[^/]+\.png$")
+    else:
+        split = filename[: -len(".zip")]
+        pattern = re.compile(rf"^{re.escape(split)}/[^/]+/character\d+/[^/]+\.png$")
+    return sum(bool(pattern.search(name)) for name in names)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_omniglot_file(path: str | os.PathLike, filename: str, require_digest: bool = False) -> str:
+    """Checks that a file is the Omniglot zip it claims to be.
+
+    A file passes when its sha256 is the original release's, or (unless `require_digest`) when it is a
+    safe zip holding exactly the right number of PNGs in the right folders: copies re-packed from the
+    original PNGs have another archive digest but the same contents.
+
+    Args:
+        path: the file to check.
+        filename: which file it should be, a key of `OMNIGLOT_FILES` (e.g. `"all_runs.zip"`).
+        require_digest: refuse a file whose published digest differs (used for downloads).
+
+    Returns:
+        how it was verified, in words.
+
+    Raises:
+        DataError: naming the file, what was expected and what was found.
+    """
+    if filename not in OMNIGLOT_FILES:
+        raise DataError(f"verify_omniglot_file: filename must be one of {', '.join(OMNIGLOT_FILES)}, got {filename!r}.")
+    _, sha256, pngs = OMNIGLOT_FILES[filename]
+    path = Path(path)
+    if sha256 is not None:
+        actual = _sha256(path)
+        if actual == sha256:
+            return "sha256 of the original release"
+        if require_digest:
+            raise DataError(
+                f"{path}: sha256 {actual} is not the published {sha256} of {filename}; the download is "
+                "damaged or not the original, and nothing was installed. Fetch again, or pass a copy you "
+                "trust with --from."
+            )
+    found = _png_count(path, filename)
+    if found != pngs:
+        raise DataError(
+            f"{path} holds {found:,} PNG files where {filename} has {pngs:,}; it is incomplete or another "
+            f"file. Nothing was installed. Get {filename} from {OMNIGLOT_URL}."
+        )
+    return f"contents checked ({pngs:,} PNGs)"
+
+
+def _find_source_file(source: Path, filename: str) -> Path | None:
+    for candidate in (source / filename, source / "omniglot" / filename):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _download(url: str, destination: Path) -> None:
+    """Streams `url` into `destination`, refusing (DataError) past `MAX_DOWNLOAD_BYTES`."""
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(destination, "wb") as out:
+            copied = 0
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                copied += len(chunk)
+                if copied > MAX_DOWNLOAD_BYTES:
+                    raise DataError(f"{url} sent more than {MAX_DOWNLOAD_BYTES:,} bytes, far more than any "
+                                    "Omniglot zip; refusing it.")
+                out.write(chunk)
+    except (urllib.error.URLError, OSError) as e:
+        raise DataError(
+            f"could not download {url} ({e}). Offline? Copy the Omniglot zips from a machine that has "
+            "them and install them with `siamese-kit data fetch omniglot --from FOLDER`."
+        ) from e
+
+
+def fetch_omniglot(
+    home: str | os.PathLike | None = None,
+    source: str | os.PathLike | None = None,
+    link: bool = False,
+) -> Path:
+    """Put the Omniglot zips and Lake's runs (`all_runs.zip`) in `<home>/omniglot`, verified.
+
+    That is where `load_omniglot` and `load_lake_runs` look when `SIAMESE_KIT_OMNIGLOT` is not set, so
+    a classroom can fetch once into a shared folder and point every student's `SIAMESE_KIT_DATA` at it.
+    Each file of `OMNIGLOT_FILES` is taken from `source` when given (a folder holding the zips, directly
+    or in an `omniglot/` subfolder), else downloaded from the Omniglot repository on GitHub. Files
+    already installed and valid are kept. Every file is verified (`verify_omniglot_file`; downloads
+    must match the published sha256 where there is one) and then put in place atomically, so a failed
+    fetch never leaves half a file and never damages one already there.
+
+    Args:
+        home: data folder; defaults to `data_home()` (`$SIAMESE_KIT_DATA`).
+        source: a local folder to copy the zips from instead of downloading them.
+        link: with `source`, put symbolic links to the source files in place of copies (saves disk
+            space; the source folder must then stay where it is).
+
+    Returns:
+        `<home>/omniglot`.
+
+    Raises:
+        DataError: if `source` is missing or lacks a file (naming them), `link` is given without
+            `source`, a file fails verification, or a download fails (saying how to fetch offline).
+    """
+    if link and source is None:
+        raise DataError("fetch_omniglot: link=True links to the files of source=; pass source= (--from) too.")
+    target = Path(home if home is not None else data_home()) / "omniglot"
+    if source is not None:
+        source = Path(source).expanduser()
+        if not source.is_dir():
+            raise DataError(f"fetch_omniglot: source {source} is not a folder; pass the folder holding the Omniglot zips.")
+        missing = [f for f in OMNIGLOT_FILES if _find_source_file(source, f) is None]
+        if missing and not all(_installed(target / f, f) for f in missing):
+            raise DataError(
+                f"fetch_omniglot: {source} lacks {', '.join(missing)} (looked in it and in its omniglot/ "
+                f"subfolder). Put the files from {OMNIGLOT_URL} there, or drop --from to download them."
+            )
+    target.mkdir(parents=True, exist_ok=True)
+    for filename, (url, _, _) in OMNIGLOT_FILES.items():
+        destination = target / filename
+        if _installed(destination, filename):
+            _say(f"{filename} already in {target}")
+            continue
+        found = _find_source_file(source, filename) if source is not None else None
+        # Staged beside the target, so the final rename stays on one filesystem and is atomic.
+        staging = Path(tempfile.mkdtemp(prefix=".omniglot-", dir=target))
+        try:
+            staged = staging / filename
+            if found is not None:
+                how = verify_omniglot_file(found, filename)
+                if link:
+                    staged.symlink_to(found.resolve())
+                else:
+                    shutil.copyfile(found, staged)
+                    verify_omniglot_file(staged, filename)
+                verb = "linked to" if link else "copied from"
+                _say(f"{filename} {verb} {found} ({how})")
+            else:
+                _say(f"downloading {url}")
+                _download(url, staged)
+                how = verify_omniglot_file(staged, filename, require_digest=True)
+                _say(f"{filename} downloaded ({how})")
+            os.replace(staged, destination)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    _say(f"Omniglot ready in {target}")
+    return target
+
+
+def _installed(path: Path, filename: str) -> bool:
+    """Whether `path` is an installed file (or a link to one) that verifies as `filename`."""
+    if not path.is_file():
+        return False
+    try:
+        verify_omniglot_file(path, filename)
+    except DataError:
+        return False
+    return True
+
+
+__all__ = [
+    "OMNIGLOT_FILES",
+    "OMNIGLOT_SPLITS",
+    "fetch_omniglot",
+    "load_omniglot",
+    "load_omniglot_tfds",
+    "omniglot_dir",
+    "verify_omniglot_file",
+]
