@@ -153,10 +153,15 @@ def augment_both(augment, first, second, seed, number):
 
 def numbered_stream(make_element, start: int = 0) -> tf.data.Dataset:
     """`make_element(0), make_element(1), ...` from `start` on, in order, computed in parallel, prefetched."""
+    options = tf.data.Options()
+    # tf.data's default rewrites serialize the pipeline when an iterator starts, which copies every
+    # captured tensor (all the pixels) for a moment; this pipeline is parallel and prefetched already.
+    options.experimental_optimization.apply_default_optimizations = False
     return (
         tf.data.Dataset.counter(start=start)
         .map(make_element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .prefetch(tf.data.AUTOTUNE)
+        .with_options(options)
     )
 
 
