@@ -370,6 +370,20 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
+def _mosaic(images: np.ndarray, paper: int, per_row: int = 10, gap: int = 2) -> np.ndarray:
+    """Images side by side, `per_row` to a row, with `gap` pixels of grey between them."""
+    count, height, width, channels = images.shape
+    rows = -(-count // per_row)
+    sheet = np.full((rows * (height + gap) + gap, min(count, per_row) * (width + gap) + gap, channels), 128, np.uint8)
+    for i, image in enumerate(images):
+        top, left = gap + (i // per_row) * (height + gap), gap + (i % per_row) * (width + gap)
+        sheet[top:top + height, left:left + width] = image
+    if count % per_row:  # blank paper where the last row ends early
+        last = (rows - 1) * (height + gap) + gap
+        sheet[last:last + height, gap + (count % per_row) * (width + gap):-gap] = paper
+    return sheet
+
+
 class DrawingPad:
     """A square canvas (ipycanvas) to draw a character on with the mouse, a pen or a finger.
 
@@ -517,6 +531,39 @@ class DrawingPad:
             self._pen_move(x, y)
         self._pen_up()
 
+    def trace(self, image) -> int:
+        """Copies an image onto the pad, one horizontal stroke over each run of ink in each row.
+
+        A way to try a tool with a drawing whose answer is known (say, another drawing of one of the
+        candidates) without drawing it by hand. The ink is whatever differs from the image's paper:
+        dark on light paper, light on dark.
+
+        Args:
+            image: uint8 `[H, W]` or `[H, W, 1]`; it is stretched to fill the pad.
+
+        Returns:
+            the number of strokes drawn.
+
+        Raises:
+            ValueError: if `image` is not a 2-D grey image.
+        """
+        pixels = np.asarray(image)
+        if pixels.ndim == 3 and pixels.shape[-1] == 1:
+            pixels = pixels[..., 0]
+        if pixels.ndim != 2 or min(pixels.shape) < 1:
+            raise ValueError(f"DrawingPad.trace: image must be [H, W] or [H, W, 1] grey pixels, got shape {pixels.shape}.")
+        light_paper = float(np.median(pixels)) >= 128
+        ink = pixels < 128 if light_paper else pixels >= 128
+        row_step, column_step = self.size / pixels.shape[0], self.size / pixels.shape[1]
+        drawn = 0
+        for row, inked in enumerate(ink):
+            edges = np.diff(np.concatenate([[0], inked.astype(np.int8), [0]]))
+            y = (row + 0.5) * row_step
+            for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+                self.draw_stroke([((start + 0.5) * column_step, y), ((stop - 0.5) * column_step, y)])
+                drawn += 1
+        return drawn
+
     def clear(self) -> None:
         """Wipes the pad: no strokes, a white canvas; listeners are told."""
         self.strokes = []
@@ -653,12 +700,15 @@ class DrawAndMatch:
         self._captions = [widgets.HTML() for _ in range(self.top_k)]
         tiles = widgets.HBox([widgets.VBox([image, caption]) for image, caption in zip(self._tiles, self._captions)])
         what = "nearest" if self.score_kind == "distance" else "most likely"
+        self.gallery = widgets.Image(value=image_png(_mosaic(support, self.background), scale=2), format="png")
         self.widget = widgets.VBox([
             widgets.HTML(f"<h4 style='margin:8px 0 2px 0'>Draw a character; the {self.top_k} {what} of "
                          f"{len(support)} candidates follow</h4>"),
             widgets.HBox([self.pad.canvas, widgets.VBox([widgets.HTML("what the model sees"), self.seen,
                                                          self.clear_button])]),
             self.ranking, tiles,
+            widgets.HTML(f"<small>The candidates ({self.names[0]} to {self.names[-1]}, in reading order):</small>"),
+            self.gallery,
         ])
         self.widget.add_class(DRAW_AND_MATCH_CLASS)
         self.pad.observe(self._update)

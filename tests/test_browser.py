@@ -1,9 +1,11 @@
-"""End to end in a real browser: JupyterLab on 127.0.0.1, the explorer notebook run in headless Chromium,
-the threshold slider moved with the keyboard, and the shown accuracy checked to follow it.
+"""End to end in a real browser: JupyterLab on 127.0.0.1, notebooks run in headless Chromium. In the
+explorer notebook (07) the threshold slider is moved with the keyboard and the shown accuracy checked to
+follow it; in the draw-and-match notebook (08) the mouse draws on the pad and the ranked matches are
+checked to follow the strokes, and the Clear button to wipe them.
 
 Needs the Debian packages `chromium` and `chromium-driver` (`make browser` installs them; `make test`
 runs it first). Without them the test is skipped on a laptop and fails under CI, where it must run.
-Set SIAMESE_KIT_SCREENSHOT_DIR to keep the screenshot (the README's picture comes from there).
+Set SIAMESE_KIT_SCREENSHOT_DIR to keep the screenshots (the README's pictures come from there).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "07_interactive_explorer.ipynb"
+DRAWING_NOTEBOOK = NOTEBOOK.with_name("08_draw_and_match.ipynb")
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None)
 CHROMEDRIVER = shutil.which("chromedriver")
 # The flags the project promises for headless runs on shared and offline machines.
@@ -68,18 +72,18 @@ def _wait_for_server(url: str, process: subprocess.Popen, log: Path, timeout: fl
     raise RuntimeError(f"JupyterLab did not answer at {url} within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture
-def jupyterlab(tmp_path):
-    """A JupyterLab server on 127.0.0.1 serving a copy of the explorer notebook (outputs cleared), with
-    its own config, data and runtime folders so that nothing of the user's is read or written."""
+@contextmanager
+def _serve(tmp_path, source: Path):
+    """A JupyterLab server on 127.0.0.1 serving a copy of `source` (outputs cleared), with its own
+    config, data and runtime folders so that nothing of the user's is read or written."""
     root = tmp_path / "lab"
     root.mkdir()
-    notebook = json.loads(NOTEBOOK.read_text())
+    notebook = json.loads(source.read_text())
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
     notebook["metadata"].pop("widgets", None)  # saved widget state would show before the kernel runs
-    (root / NOTEBOOK.name).write_text(json.dumps(notebook))
+    (root / source.name).write_text(json.dumps(notebook))
     token, port = secrets.token_hex(16), _free_port()
     env = dict(os.environ, SIAMESE_KIT_QUICK="1", JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
@@ -96,13 +100,28 @@ def jupyterlab(tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for_server(f"{base}/api/status?token={token}", process, log)
-        yield {"base": base, "token": token, "notebook": NOTEBOOK.name, "log": log}
+        yield {"base": base, "token": token, "notebook": source.name, "log": log}
     finally:
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """JupyterLab serving the explorer notebook."""
+    with _serve(tmp_path, NOTEBOOK) as lab:
+        yield lab
+
+
+@pytest.fixture
+def drawing_lab(tmp_path, omniglot_dir_or_skip):
+    """JupyterLab serving the draw-and-match notebook, which reads Omniglot (skipped without it, except
+    under CI)."""
+    with _serve(tmp_path, DRAWING_NOTEBOOK) as lab:
+        yield lab
 
 
 @pytest.fixture
@@ -200,3 +219,64 @@ def test_explorer_notebook_runs_in_jupyterlab_and_the_slider_moves_the_accuracy(
         Path(screenshots).mkdir(parents=True, exist_ok=True)
         explorer.screenshot(str(Path(screenshots) / "explorer.png"))
     assert NOTEBOOK.read_bytes() == original, "the committed notebook must not be touched"
+
+
+def _matches_text(driver) -> str:
+    from selenium.webdriver.common.by import By
+
+    shown = driver.find_elements(By.CSS_SELECTOR, ".siamese-kit-matches")
+    return shown[0].text.strip() if shown else ""
+
+
+def _run_all(browser, lab, ready, what):
+    """Opens the lab's notebook, runs every cell, and waits for `ready(driver)` and an idle kernel."""
+    log = lab["log"]
+    browser.get(f"{lab['base']}/lab/tree/{lab['notebook']}?token={lab['token']}")
+    _wait(browser, lambda d: d.execute_script(KERNEL_IDLE) == "idle", 180, "the notebook's kernel to start", log)
+    # Not returned: Selenium would wait on the promise, which settles only when every cell has run.
+    browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells'); return true;")
+    _wait(browser, ready, 420, what, log)
+    _wait(browser, lambda d: d.execute_script(KERNEL_IDLE) == "idle", 120, "the last cell to finish", log)
+    assert "Traceback" not in browser.execute_script(CELL_ERRORS)
+
+
+def test_drawing_on_the_pad_with_the_mouse_ranks_the_candidates_and_clear_wipes_them(drawing_lab, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    original = DRAWING_NOTEBOOK.read_bytes()
+    log = drawing_lab["log"]
+    _run_all(browser, drawing_lab, lambda d: _matches_text(d).startswith("Draw a character"), "the drawing pad")
+    canvas = browser.find_element(By.CSS_SELECTOR, "canvas.siamese-kit-drawing-pad")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+    assert canvas.size["width"] > 100 and canvas.size["height"] > 100
+
+    # A stroke as a person makes one: press, drag through a few points, release (offsets from the centre).
+    drag = ActionChains(browser).move_to_element_with_offset(canvas, -60, -50).click_and_hold()
+    for dx, dy in ((20, 10), (20, 20), (20, 30), (10, 30)):
+        drag.move_by_offset(dx, dy).pause(0.05)
+    drag.release().perform()
+    ranked = _wait(browser, lambda d: (text := _matches_text(d)).startswith("Best matches after 1 stroke") and text,
+                   60, "the ranked matches to follow the stroke", log)
+    # Five candidates of Lake's run 1, best first: "1. class07 (distance 3.210) 2. ...".
+    listed = [part.split()[0] for part in ranked.split(": ", 1)[1].split(")") if part.strip()]
+    assert [name.rstrip(".") for name in listed] == ["1", "2", "3", "4", "5"], ranked
+    assert ranked.count("class") == 5
+
+    ActionChains(browser).move_to_element_with_offset(canvas, 40, -60).click_and_hold() \
+        .move_by_offset(0, 90).release().perform()
+    _wait(browser, lambda d: _matches_text(d).startswith("Best matches after 2 strokes"), 60,
+          "the second stroke to update the ranking", log)
+
+    screenshots = os.environ.get("SIAMESE_KIT_SCREENSHOT_DIR")
+    if screenshots:
+        time.sleep(1)  # the candidate tiles arrive after the ranking line
+        tool = browser.find_element(By.CSS_SELECTOR, ".siamese-kit-draw-and-match")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", tool)
+        time.sleep(1)
+        Path(screenshots).mkdir(parents=True, exist_ok=True)
+        tool.screenshot(str(Path(screenshots) / "draw_and_match.png"))
+
+    browser.find_element(By.CSS_SELECTOR, ".siamese-kit-clear").click()
+    _wait(browser, lambda d: _matches_text(d).startswith("Draw a character"), 60, "Clear to wipe the matches", log)
+    assert DRAWING_NOTEBOOK.read_bytes() == original, "the committed notebook must not be touched"

@@ -2,6 +2,7 @@
 mouse events, and a drawing that traces a candidate's own pixels ranks that candidate first."""
 
 import math
+from io import BytesIO
 
 import keras
 import numpy as np
@@ -37,24 +38,16 @@ def scribbles(count=20, size=28, seed=0):
     return np.stack(images)[..., None].astype(np.uint8)
 
 
-def trace(pad, image, threshold=128):
-    """Draws one horizontal stroke over every run of dark pixels of each row of `image`."""
-    height, width = image.shape[:2]
-    scale = pad.size / width
-    dark = image[..., 0] < threshold if np.median(image) >= 128 else image[..., 0] >= threshold
-    for row in range(height):
-        edges = np.diff(np.concatenate([[0], dark[row].astype(int), [0]]))
-        for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-            y = (row + 0.5) * scale
-            pad.draw_stroke([((start + 0.5) * scale, y), ((stop - 0.5) * scale, y)])
-
-
 def test_tracing_a_candidate_ranks_it_first_with_a_pixel_model():
     candidates = scribbles()
     tool = DrawAndMatch(RawPixels(), candidates, top_k=3, pad_size=196, line_width=7)
+    assert tool.pad.trace(candidates[0]) == sum(  # one stroke per run of ink in each row
+        int(np.sum(np.diff(np.concatenate([[0], (row < 128).astype(int), [0]])) == 1)) for row in candidates[0][..., 0])
+    # Every candidate is shown once, 10 to a row with 2 px gaps, twice as large.
+    assert Image.open(BytesIO(tool.gallery.value)).size == (2 * (10 * 30 + 2), 2 * (2 * 30 + 2))
     for k in (0, 7, 13, 19):
         tool.pad.clear()
-        trace(tool.pad, candidates[k])
+        tool.pad.trace(candidates[k])
         indices, scores = tool.matches()
         assert indices[0] == k
         assert indices[0] == choose(tool.scores, "distance")
@@ -70,7 +63,7 @@ def test_tracing_a_candidate_of_lakes_run_1_ranks_it_first(omniglot_dir_or_skip)
     tool = DrawAndMatch(RawPixels(), run, top_k=5)
     for k in (0, 11):
         tool.pad.clear()
-        trace(tool.pad, run.support_images[k])
+        tool.pad.trace(run.support_images[k])
         assert tool.matches()[0][0] == k
         assert f"1. <b>{run.support_files[k][:-4]}</b>" in tool.ranking.value
 
@@ -156,6 +149,7 @@ def test_dark_paper_candidates_get_light_strokes_and_a_twin_classifier_ranks_by_
     (lambda: DrawingPad(line_width=0), "line_width"),
     (lambda: DrawingPad().image((0, 28)), "shape"),
     (lambda: DrawingPad().image((28, 28), ink=300), "ink"),
+    (lambda: DrawingPad().trace(np.zeros((2, 8, 8, 1), np.uint8)), "trace: image must be"),
 ])
 def test_bad_arguments_name_what_to_fix(make, words):
     with pytest.raises((ValueError, DataError)) as caught:
