@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from .imageset import DataError, ImageSet
-from .pairs import augment_both, numbered_stream
+from .pairs import augment_both, numbered_stream, pixel_tensor
 
 
 def _padded_rows(rows: list[np.ndarray]) -> tuple[tf.Tensor, tf.Tensor]:
@@ -150,7 +150,7 @@ def episode_stream(
     """
     _check_episode_args(imageset, ways, shots, queries)
     tables = _EpisodeTables(imageset, ways, shots + queries, within_group)
-    images = tf.constant(imageset.images)
+    images = pixel_tensor(imageset.images)
     labels_of = lambda count: tf.repeat(tf.range(ways, dtype=tf.int32), count)  # noqa: E731
 
     def make_episode(episode_number):
