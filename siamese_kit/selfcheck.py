@@ -286,7 +286,11 @@ def _pair_arrays(result, num_pairs: int):
                 f"check_pair_sampler: {name} has shape {array.shape}; asked for {num_pairs} pairs, it must "
                 f"have shape ({num_pairs},)."
             )
-        if not (np.issubdtype(array.dtype, np.integer) or np.all(np.mod(array, 1) == 0)):
+        try:
+            whole = np.issubdtype(array.dtype, np.integer) or bool(np.all(np.mod(array, 1) == 0))
+        except TypeError:  # strings, objects: not numbers at all
+            whole = False
+        if not whole:
             raise AssertionError(f"check_pair_sampler: {name} must hold whole numbers (indices, labels); "
                                  f"got {array[:5].tolist()}...")
         arrays.append(array.astype(np.int64))

@@ -163,6 +163,8 @@ def test_the_pair_sampler_check_catches_each_broken_sampler(solutions):
     _fails(selfcheck.check_pair_sampler, lambda s, n, seed: reference(s, n, int(unseeded.integers(1 << 30))), "same seed")
     _fails(selfcheck.check_pair_sampler, lambda s, n, seed: reference(s, n, 0), "seeds 0 and 1")
     _fails(selfcheck.check_pair_sampler, lambda s, n, seed: reference(s, n, seed)[:2], "three arrays")
+    _fails(selfcheck.check_pair_sampler, lambda s, n, seed: (*reference(s, n, seed)[:2], ["same"] * n), "whole numbers")
+    _fails(selfcheck.check_pair_sampler, lambda s, n, seed: (*reference(s, n, seed)[:2], np.full(n, 0.5)), "whole numbers")
     _fails(selfcheck.check_pair_sampler, lambda s, n, seed: tuple(x[:-1] for x in reference(s, n, seed)), "shape")
 
 
