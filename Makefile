@@ -12,7 +12,11 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 SIAMESE_KIT_OMNIGLOT ?= $(wildcard $(abspath $(CURDIR)/../shared/data/omniglot))
 export SIAMESE_KIT_OMNIGLOT
 
-.PHONY: demo test install data browser clean-venv
+# Every notebook, with its committed outputs, as a static HTML page for students who cannot run them.
+DOCS_DIR ?= docs/html
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb notebooks/solutions/*.ipynb))
+
+.PHONY: demo test install data browser docs clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +41,10 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null \
 	    || echo "make browser: could not install chromium and chromium-driver; the browser test needs them"; \
 	else echo "make browser: no apt-get; install Chromium and chromedriver to run the browser test"; fi
+
+docs: install
+	$(BIN)/jupyter nbconvert --to html --log-level=WARN --output-dir $(DOCS_DIR) $(NOTEBOOKS)
+	@echo "HTML pages of $(words $(NOTEBOOKS)) notebooks in $(DOCS_DIR)/"
 
 test: data browser
 	$(PY) -m pytest -q --nbval-lax tests notebooks
