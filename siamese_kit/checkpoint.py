@@ -19,7 +19,6 @@ skipped with a warning for the newest one that does. No pickle: values are tenso
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -31,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+
+from .data.fetch import file_digest
 
 FORMAT = 1
 WEIGHTS_PREFIX = "weights"
@@ -83,14 +84,6 @@ def _json_round_trip(config):
             f"Checkpointer: config must be JSON-serialisable settings (numbers, strings, lists, "
             f"dicts), got {config!r}: {error}"
         ) from None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync_file(path: Path) -> None:
@@ -215,7 +208,7 @@ class Checkpointer:
             path = folder / name
             if "/" in name or name.startswith(".") or not path.is_file():
                 raise CheckpointError(f"{folder}: {name} is missing")
-            if path.stat().st_size != expected.get("bytes") or _sha256(path) != expected.get("sha256"):
+            if path.stat().st_size != expected.get("bytes") or file_digest(path) != expected.get("sha256"):
                 raise CheckpointError(f"{folder}: {name} does not match its checksum (damaged or cut short)")
         state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
         return CheckpointState(
@@ -329,7 +322,7 @@ class Checkpointer:
             files = {}
             for path in sorted(temporary.iterdir()):
                 _fsync_file(path)
-                files[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+                files[path.name] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
             # The manifest goes last: a folder without it is never taken for a checkpoint.
             _write_json(temporary / MANIFEST_FILE, {"format": FORMAT, "step": step, "files": files})
             _fsync_dir(temporary)

@@ -120,6 +120,20 @@ def _image_batch(images, name: str) -> np.ndarray:
     return array
 
 
+def _pair_images(images_a, images_b) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides of a pair batch as image batches of one shape, holding at least one pair."""
+    images_a = _image_batch(images_a, "images_a")
+    images_b = _image_batch(images_b, "images_b")
+    if images_a.shape != images_b.shape:
+        raise ValueError(
+            f"images_b has shape {images_b.shape} but images_a has {images_a.shape}; "
+            "both need one image per pair, of the same size."
+        )
+    if len(images_a) == 0:
+        raise ValueError("images_a holds no pairs; give at least one pair to plot.")
+    return images_a, images_b
+
+
 def _show_image(ax: Axes, image: np.ndarray) -> None:
     """Draws one `[H, W, C]` image with a fixed 0..255 scale (grey) or as RGB."""
     if image.shape[-1] == 1:
@@ -343,16 +357,8 @@ def pair_grid(
     Example:
         >>> fig = pair_grid(a, b, pair_label, predictions=distance < threshold, scores=distance)
     """
-    images_a = _image_batch(images_a, "images_a")
-    images_b = _image_batch(images_b, "images_b")
-    if images_a.shape != images_b.shape:
-        raise ValueError(
-            f"images_b has shape {images_b.shape} but images_a has {images_a.shape}; "
-            "both need one image per pair, of the same size."
-        )
+    images_a, images_b = _pair_images(images_a, images_b)
     count = len(images_a)
-    if count == 0:
-        raise ValueError("images_a holds no pairs; give at least one pair to plot.")
     targets = _pair_labels(targets, "targets", count)
     if predictions is not None:
         predictions = _pair_labels(predictions, "predictions", count)
@@ -517,16 +523,8 @@ def mistakes_grid(
     Example:
         >>> fig = mistakes_grid(a, b, pair_label, distance, threshold=0.7, score_kind="distance")
     """
-    images_a = _image_batch(images_a, "images_a")
-    images_b = _image_batch(images_b, "images_b")
-    if images_a.shape != images_b.shape:
-        raise ValueError(
-            f"images_b has shape {images_b.shape} but images_a has {images_a.shape}; "
-            "both need one image per pair, of the same size."
-        )
+    images_a, images_b = _pair_images(images_a, images_b)
     total = len(images_a)
-    if total == 0:
-        raise ValueError("images_a holds no pairs; give at least one pair.")
     targets = _pair_labels(targets, "targets", total)
     try:
         scores = np.asarray(scores, dtype=float).reshape(-1)

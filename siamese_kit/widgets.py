@@ -278,10 +278,19 @@ class PairExplorer:
         second = self._limit_index(self.class_b, self.index_b)
         self.image_a.value = image_png(self.imageset.images[first])
         self.image_b.value = image_png(self.imageset.images[second])
+        self._picked = (first, second)
+        self._show_decision()
+
+    def _show_decision(self) -> None:
+        # The only part of the compare panel that depends on the threshold: a slider move redraws
+        # this line, not the two pictures.
+        from .plotting import CORRECT_COLOUR, WRONG_COLOUR
+
+        first, second = self._picked
         score, same = self.compare(first, second)
         truly_same = self.imageset.labels[first] == self.imageset.labels[second]
         right = same == truly_same
-        colour = "#1a7f37" if right else "#c8102e"
+        colour = CORRECT_COLOUR if right else WRONG_COLOUR
         word = "distance" if self.score_kind == "distance" else "P(same)"
         self.decision.value = (
             f"<div style='padding-left:12px;font-size:15px'>{word}: <b>{score:.3f}</b><br>"
@@ -322,7 +331,7 @@ class PairExplorer:
             score_name="distance" if self.score_kind == "distance" else "P(same)",
         )
         self.grid.value = figure_png(figure, dpi=100)
-        self._on_compare_change()
+        self._show_decision()
 
     # -- rank -----------------------------------------------------------------------------------------
 

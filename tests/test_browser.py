@@ -169,6 +169,17 @@ return Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-typ
 """
 
 
+def _screenshot(driver, selector: str, path: Path) -> None:
+    """A picture of one widget, scrolled to the top of the window first."""
+    from selenium.webdriver.common.by import By
+
+    element = driver.find_element(By.CSS_SELECTOR, selector)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", element)
+    time.sleep(1)  # let the scroll settle before the capture
+    path.parent.mkdir(parents=True, exist_ok=True)
+    element.screenshot(str(path))
+
+
 def _accuracy_text(driver) -> str:
     from selenium.webdriver.common.by import By
 
@@ -213,11 +224,7 @@ def test_explorer_notebook_runs_in_jupyterlab_and_the_slider_moves_the_accuracy(
         handle.send_keys(*[Keys.PAGE_UP] * 12)
         _wait(browser, lambda d: _accuracy_text(d) not in (after, ""), 60, "the slider's second move", log)
         time.sleep(2)  # the pair grid redraws after the accuracy line
-        explorer = browser.find_element(By.CSS_SELECTOR, ".siamese-kit-explorer")
-        browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", explorer)
-        time.sleep(1)
-        Path(screenshots).mkdir(parents=True, exist_ok=True)
-        explorer.screenshot(str(Path(screenshots) / "explorer.png"))
+        _screenshot(browser, ".siamese-kit-explorer", Path(screenshots) / "explorer.png")
     assert NOTEBOOK.read_bytes() == original, "the committed notebook must not be touched"
 
 
@@ -271,11 +278,7 @@ def test_drawing_on_the_pad_with_the_mouse_ranks_the_candidates_and_clear_wipes_
     screenshots = os.environ.get("SIAMESE_KIT_SCREENSHOT_DIR")
     if screenshots:
         time.sleep(1)  # the candidate tiles arrive after the ranking line
-        tool = browser.find_element(By.CSS_SELECTOR, ".siamese-kit-draw-and-match")
-        browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", tool)
-        time.sleep(1)
-        Path(screenshots).mkdir(parents=True, exist_ok=True)
-        tool.screenshot(str(Path(screenshots) / "draw_and_match.png"))
+        _screenshot(browser, ".siamese-kit-draw-and-match", Path(screenshots) / "draw_and_match.png")
 
     browser.find_element(By.CSS_SELECTOR, ".siamese-kit-clear").click()
     _wait(browser, lambda d: _matches_text(d).startswith("Draw a character"), 60, "Clear to wipe the matches", log)

