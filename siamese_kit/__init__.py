@@ -3,13 +3,12 @@
 Pair label convention everywhere: 1 = same class, 0 = different class.
 """
 
-import os
-
-# TensorFlow's start-up chatter (CUDA probing on CPU-only machines logs errors that are harmless)
-# buries the messages learners need; set TF_CPP_MIN_LOG_LEVEL yourself to see it again.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from ._quiet import import_tensorflow_quietly
 
 __version__ = "0.1.0"
+
+# Before anything else loads TensorFlow: its start-up chatter buries the messages learners need.
+import_tensorflow_quietly()
 
 from .data import AffineDistortion, ImageSet, fixed_pairs, load_dataset, load_omniglot, pair_stream
 from .layers import CentroidDecoder, EuclideanDistance, TwinClassifierHead

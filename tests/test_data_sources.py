@@ -262,7 +262,17 @@ def test_image_folder_corrupt_png_named(tmp_path):
     with pytest.raises(DataError) as e:
         load_image_folder(root)
     assert str(root / "c" / "bad.png") in str(e.value)
-    assert "Replace or delete" in str(e.value)
+    assert "Replace it with a readable image" in str(e.value)
+    assert "delete" not in str(e.value)  # the user's own file: never advise deleting it
+
+
+def test_image_folder_not_an_image_named_without_buffer_repr(tmp_path):
+    root = make_class_folder(tmp_path / "d")
+    (root / "c" / "notes.png").write_bytes(b"not really a png")
+    with pytest.raises(DataError) as e:
+        load_image_folder(root)
+    assert "not an image format Pillow can read" in str(e.value)
+    assert "BytesIO" not in str(e.value) and " at 0x" not in str(e.value)
 
 
 def test_image_folder_empty_folder(tmp_path):

@@ -3,6 +3,7 @@ a message that names the cause."""
 
 from pathlib import Path
 
+import keras
 import nbformat
 import numpy as np
 import pytest
@@ -10,7 +11,10 @@ from conftest import make_imageset
 from keras import ops
 
 from siamese_kit import selfcheck
+from siamese_kit.evaluation import pair_accuracy, retrieval_metrics, roc_curve, threshold_report
+from siamese_kit.layers import CentroidDecoder, TwinClassifierHead
 from siamese_kit.losses import ContrastiveLoss
+from siamese_kit.models.prototype import PrototypeModel, class_prototypes, squared_distances
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "solutions" / "exercises_solutions.ipynb"
 
@@ -219,3 +223,417 @@ def test_bad_arguments_to_a_check_name_the_argument(call, words):
         call()
     for word in words:
         assert word in str(caught.value)
+
+
+# == the checks of notebooks 02-07: centroids, the twin head, losses, decisions, retrieval ============
+#
+# Each is tried with a plain NumPy solution written here the way a student would write it (never the
+# reference function itself), then with each classic mistake, whose message must name the cause.
+
+
+def class_centroids(embeddings, labels, num_classes):
+    return np.stack([embeddings[labels == c].mean(axis=0) for c in range(num_classes)])
+
+
+def twin_head(embedding_a, embedding_b, weights, bias):
+    logits = np.abs(embedding_a - embedding_b) @ weights + bias
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+def binary_cross_entropy(pair_labels, probabilities):
+    p = np.clip(probabilities, 1e-7, 1 - 1e-7)
+    return -(pair_labels * np.log(p) + (1 - pair_labels) * np.log(1 - p))
+
+
+def prototypical_loss(support_embeddings, query_embeddings, query_labels, ways, squared=True, sign=-1.0,
+                      prototype="mean", order="class-major", reduce=np.mean):
+    """The right loss by default; each keyword swaps in one classic mistake."""
+    dim = support_embeddings.shape[-1]
+    if order == "class-major":
+        shots = support_embeddings.reshape(ways, -1, dim)
+    else:
+        shots = support_embeddings.reshape(-1, ways, dim).transpose(1, 0, 2)
+    prototypes = shots.mean(axis=1) if prototype == "mean" else shots[:, 0]
+    distances = ((query_embeddings[:, None, :] - prototypes[None, :, :]) ** 2).sum(axis=-1)
+    logits = sign * (distances if squared else np.sqrt(distances))
+    logits = logits - logits.max(axis=1, keepdims=True)
+    log_probabilities = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return reduce(-log_probabilities[np.arange(len(query_labels)), query_labels])
+
+
+def called_same(scores, threshold, score_kind):
+    return scores < threshold if score_kind == "distance" else scores >= threshold
+
+
+def roc_point(scores, pair_labels, threshold, score_kind):
+    same = called_same(scores, threshold, score_kind)
+    return same[pair_labels == 0].mean(), same[pair_labels == 1].mean()
+
+
+def accuracy_at_threshold(scores, pair_labels, threshold, score_kind):
+    return np.mean(called_same(scores, threshold, score_kind) == (pair_labels == 1))
+
+
+def distance_matrix(embeddings):
+    return np.sqrt(((embeddings[:, None, :] - embeddings[None, :, :]) ** 2).sum(axis=-1))
+
+
+def precision_at_1(embeddings, labels):
+    distances = distance_matrix(embeddings)
+    np.fill_diagonal(distances, np.inf)
+    return np.mean(labels[distances.argmin(axis=1)] == labels)
+
+
+def map_at_r(embeddings, labels, exclude_self=True, divide_by="R", fixed_k=None, skip_alone=True):
+    """The right mAP@R by default; each keyword swaps in one classic mistake."""
+    distances = distance_matrix(embeddings)
+    if exclude_self:
+        np.fill_diagonal(distances, np.inf)
+    precisions = []
+    for i in range(len(labels)):
+        r = np.sum(labels == labels[i]) - 1
+        if r == 0 and skip_alone:
+            continue
+        depth = fixed_k or r
+        relevant = labels[np.argsort(distances[i], kind="stable")[:depth]] == labels[i]
+        precision = np.cumsum(relevant) / np.arange(1, depth + 1)
+        divisor = {"R": r, "hits": relevant.sum(), "k": depth}[divide_by]
+        precisions.append(np.sum(precision * relevant) / divisor if divisor else 0.0)
+    return np.mean(precisions)
+
+
+NEW_CHECKS = {
+    selfcheck.check_class_centroids: class_centroids,
+    selfcheck.check_twin_head: twin_head,
+    selfcheck.check_binary_cross_entropy: binary_cross_entropy,
+    selfcheck.check_prototypical_loss: prototypical_loss,
+    selfcheck.check_roc_point: roc_point,
+    selfcheck.check_accuracy_at_threshold: accuracy_at_threshold,
+    selfcheck.check_precision_at_1: precision_at_1,
+    selfcheck.check_map_at_r: map_at_r,
+}
+
+
+def test_plain_numpy_solutions_pass_the_new_checks_and_say_so(capsys):
+    capsys.readouterr()
+    for check, solution in NEW_CHECKS.items():
+        assert check(solution) is True
+        assert check(solution, seed=5) is True
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 * len(NEW_CHECKS) and all(line.startswith("✓ ") for line in lines)
+
+
+def test_the_notebooks_solutions_pass_the_new_checks(solutions):
+    names = {
+        selfcheck.check_class_centroids: "class_centroids",
+        selfcheck.check_twin_head: "twin_head",
+        selfcheck.check_binary_cross_entropy: "binary_cross_entropy",
+        selfcheck.check_prototypical_loss: "prototypical_loss",
+        selfcheck.check_roc_point: "roc_point",
+        selfcheck.check_accuracy_at_threshold: "accuracy_at_threshold",
+        selfcheck.check_precision_at_1: "precision_at_1",
+        selfcheck.check_map_at_r: "map_at_r",
+    }
+    assert set(names) == set(NEW_CHECKS)
+    for check, name in names.items():
+        assert check(solutions[name]) is True
+
+
+def test_the_new_checks_accept_tensorflow_and_keras_answers():
+    def keras_centroids(embeddings, labels, num_classes):
+        sums = ops.segment_sum(embeddings, labels, num_segments=num_classes)
+        counts = ops.segment_sum(ops.ones_like(embeddings[:, :1]), labels, num_segments=num_classes)
+        return sums / counts
+
+    def keras_head(a, b, weights, bias):
+        return ops.sigmoid(ops.sum(ops.abs(a - b) * weights, axis=-1) + bias)
+
+    def keras_prototypical(support, queries, labels, ways):
+        logits = -squared_distances(queries, class_prototypes(support, ways))
+        return ops.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+
+    assert selfcheck.check_class_centroids(keras_centroids)
+    assert selfcheck.check_twin_head(keras_head)
+    assert selfcheck.check_binary_cross_entropy(lambda y, p: ops.binary_crossentropy(y, p))
+    assert selfcheck.check_prototypical_loss(keras_prototypical)
+    assert selfcheck.check_roc_point(lambda s, y, t, kind: ops.convert_to_tensor(roc_point(s, y, t, kind)))
+    assert selfcheck.check_accuracy_at_threshold(lambda s, y, t, kind: pair_accuracy(s, y, t, kind))
+    assert selfcheck.check_precision_at_1(lambda e, y: retrieval_metrics(e, y, ks=(1,)).precision_at_1)
+    assert selfcheck.check_map_at_r(lambda e, y: retrieval_metrics(e, y, ks=(1,)).map_at_r)
+
+
+def test_every_public_name_is_exported_from_the_package():
+    import importlib
+
+    import siamese_kit.selfcheck as package
+
+    defined = {}
+    for part in ("distances", "losses", "sampling", "evaluation"):
+        module = importlib.import_module(f"siamese_kit.selfcheck.{part}")
+        defined.update({n: f for n, f in vars(module).items() if n.startswith(("check_", "reference_"))})
+    assert sorted(package.__all__) == sorted(defined)
+    for name, function in defined.items():
+        assert getattr(package, name) is function and callable(function), name
+    from siamese_kit.selfcheck import check_contrastive_loss, check_map_at_r  # noqa: F401  the documented import
+
+
+# -- the references agree with the toolkit's own code -------------------------------------------------------
+
+
+def test_the_centroid_reference_is_the_centroid_decoders_set_centroids():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 6, 40)
+    labels[labels == 4] = 3  # class 4 has no embedding: both give it zeros
+    embeddings = rng.normal(size=(40, 5)).astype("float32")
+    decoder = CentroidDecoder(6)
+    decoder.set_centroids(embeddings, labels)
+    expected = selfcheck.reference_class_centroids(embeddings, labels, 6)
+    np.testing.assert_allclose(ops.convert_to_numpy(decoder.centroids), expected, rtol=1e-5, atol=1e-6)
+    assert not expected[4].any()
+
+
+def test_the_twin_head_reference_is_the_twin_classifier_head():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 7, 12)).astype("float32")
+    weights, bias = rng.normal(size=12).astype("float32"), -0.4
+    head = TwinClassifierHead()
+    head.build([a.shape, b.shape])
+    head.dense.set_weights([weights[:, None], np.array([bias], "float32")])
+    np.testing.assert_allclose(ops.convert_to_numpy(head([a, b])),
+                               selfcheck.reference_twin_head(a, b, weights, bias), rtol=1e-5, atol=1e-6)
+
+
+def test_the_cross_entropy_reference_is_keras_binary_crossentropy_even_at_0_and_1():
+    labels = np.array([1, 0, 1, 0, 1, 0, 1, 0], "float32")
+    probabilities = np.array([0.0, 0.0, 1.0, 1.0, 1e-13, 0.3, 0.8, 0.55], "float32")
+    keras_losses = ops.convert_to_numpy(ops.binary_crossentropy(labels, probabilities))
+    # Keras clips in float32, where 1 - 1e-7 is 0.99999988, hence the tolerance at p = 1.
+    np.testing.assert_allclose(keras_losses, selfcheck.reference_binary_cross_entropy(labels, probabilities),
+                               rtol=0.02, atol=1e-6)
+    assert np.all(np.isfinite(selfcheck.reference_binary_cross_entropy(labels, probabilities)))
+
+
+def test_the_prototypical_reference_is_the_prototype_models_loss():
+    rng = np.random.default_rng(2)
+    ways, shots, dim = 4, 3, 6
+    support = rng.normal(size=(ways * shots, dim)).astype("float32")
+    queries = rng.normal(size=(10, dim)).astype("float32")
+    labels = rng.integers(0, ways, 10)
+    prototypes = selfcheck.reference_class_centroids(support, np.repeat(np.arange(ways), shots), ways)
+    np.testing.assert_allclose(ops.convert_to_numpy(class_prototypes(support, ways)), prototypes, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ops.convert_to_numpy(squared_distances(queries, class_prototypes(support, ways))),
+                               ((queries[:, None] - prototypes[None]) ** 2).sum(-1), rtol=1e-4, atol=1e-4)
+    # An identity tower: the episode's "images" are already embeddings.
+    model = PrototypeModel(keras.Sequential([keras.Input((dim,)), keras.layers.Identity()]))
+    episode = {"support": support, "query": queries, "query_labels": labels, "classes": np.arange(ways)}
+    logs = model.test_step(episode)
+    assert float(logs["loss"]) == pytest.approx(
+        selfcheck.reference_prototypical_loss(support, queries, labels, ways), rel=1e-5)
+
+
+@pytest.mark.parametrize("score_kind", ["distance", "similarity"])
+def test_the_roc_point_and_accuracy_references_are_the_toolkits(score_kind):
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 60)
+    scores = np.round(rng.uniform(0, 2, 60), 1)  # ties on purpose: the thresholds must treat them alike
+    curve = roc_curve(scores, labels, score_kind)
+    for fpr, tpr, threshold in zip(curve.false_positive_rate, curve.true_positive_rate, curve.thresholds):
+        assert selfcheck.reference_roc_point(scores, labels, threshold, score_kind) == pytest.approx((fpr, tpr))
+    for threshold in np.concatenate([np.unique(scores), [0.55, 5.0, -1.0]]):
+        report = threshold_report(scores, labels, threshold, score_kind)
+        assert selfcheck.reference_roc_point(scores, labels, threshold, score_kind) == pytest.approx(
+            (report.false_positive_rate, report.true_positive_rate))
+        accuracy = selfcheck.reference_accuracy_at_threshold(scores, labels, threshold, score_kind)
+        assert accuracy == pytest.approx(report.accuracy)
+        assert accuracy == pytest.approx(pair_accuracy(scores, labels, threshold, score_kind))
+    with pytest.raises(ValueError, match="score_kind"):
+        selfcheck.reference_roc_point(scores, labels, 1.0, "probability")
+
+
+@pytest.mark.parametrize("duplicates", [False, True], ids=["distinct", "tied-duplicates"])
+def test_the_retrieval_references_are_retrieval_metrics(duplicates):
+    rng = np.random.default_rng(4)
+    labels = np.repeat(np.arange(7), [5, 1, 3, 6, 1, 2, 4])  # two classes with a single image
+    embeddings = rng.normal(size=(len(labels), 3)) + labels[:, None] * 0.4
+    if duplicates:
+        # Exact copies tie every distance to them: both sides must rank the lower index first.
+        embeddings[[3, 9, 15]] = embeddings[[12, 2, 20]]
+    report = retrieval_metrics(embeddings, labels, ks=(1,))
+    assert selfcheck.reference_precision_at_1(embeddings, labels) == pytest.approx(report.precision_at_1, abs=1e-12)
+    assert selfcheck.reference_map_at_r(embeddings, labels) == pytest.approx(report.map_at_r, abs=1e-12)
+
+
+# -- each classic mistake is named ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("function, cause", [
+    (lambda e, y, n: np.stack([e[y == c].sum(axis=0) for c in range(n)]), "summed each class's embeddings"),
+    (lambda e, y, n: np.stack([e[y == c].mean(axis=0) for c in range(n)], axis=1),
+     r"centroids are columns, shape \[D, num_classes\]"),
+    (lambda e, y, n: np.tile(e.mean(axis=0), (n, 1)), "mean of the whole batch"),
+    (lambda e, y, n: np.stack([e[y == c].mean(axis=0) for c in range(1, n + 1)]), "class indices start at 0"),
+    (lambda e, y, n: np.stack([e[y == c].mean(axis=0) for c in range(n - 1)]), "class indices start at 0"),
+    (lambda e, y, n: np.stack([e[y == c].mean() for c in range(n)]), "averaged over the embedding axis too"),
+], ids=["sum", "transposed", "whole-batch", "classes-1-to-n", "one-class-short", "scalar-per-class"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the mean of a class with no embedding
+def test_the_centroid_check_names_the_mistake(function, cause):
+    with pytest.raises(AssertionError, match=cause) as caught:
+        selfcheck.check_class_centroids(function)
+    assert "check_class_centroids" in str(caught.value) and "num_classes=" in str(caught.value)
+
+
+@pytest.mark.parametrize("function, cause", [
+    (lambda a, b, w, bias: 1 / (1 + np.exp(-((a - b) @ w + bias))), "absolute value is missing"),
+    (lambda a, b, w, bias: 1 / (1 + np.exp(-((a - b) ** 2 @ w + bias))), "squared the difference"),
+    (lambda a, b, w, bias: np.abs(a - b) @ w + bias, "sigmoid is missing"),
+    (lambda a, b, w, bias: 1 / (1 + np.exp(-((a * b) @ w + bias))), r"multiplied the embeddings \(a \* b\)"),
+    (lambda a, b, w, bias: 1 / (1 + np.exp(-(np.abs(a - b) @ w))), "bias is missing"),
+    (lambda a, b, w, bias: twin_head(a, b, w[:, None], bias), r"one probability per pair, shape \[B\]"),
+], ids=["signed-difference", "squared-difference", "logits", "product", "no-bias", "column"])
+def test_the_twin_head_check_names_the_mistake(function, cause):
+    with pytest.raises(AssertionError, match=cause) as caught:
+        selfcheck.check_twin_head(function)
+    assert "check_twin_head" in str(caught.value)
+
+
+@pytest.mark.parametrize("function, cause", [
+    (lambda y, p: -((1 - y) * np.log(p) + y * np.log(1 - p)), "pair labels are swapped"),
+    (lambda y, p: y * np.log(p) + (1 - y) * np.log(1 - p), "minus sign is missing"),
+    (lambda y, p: np.mean(binary_cross_entropy(y, p)), "you returned the mean over the pairs"),
+    (lambda y, p: -(y * np.log(p) + (1 - y) * np.log(1 - p)), r"log\(0\) is -inf"),
+    (lambda y, p: -(y * np.log10(np.clip(p, 1e-7, 1)) + (1 - y) * np.log10(np.clip(1 - p, 1e-7, 1))), "log10"),
+    (lambda y, p: binary_cross_entropy(y, np.clip(p, 1e-3, 1 - 1e-3)), "clipped too far from 0 and 1"),
+], ids=["swapped-labels", "no-minus", "mean", "no-clipping", "log10", "eps-too-large"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log(0)
+def test_the_cross_entropy_check_names_the_mistake(function, cause):
+    with pytest.raises(AssertionError, match=cause) as caught:
+        selfcheck.check_binary_cross_entropy(function)
+    assert "check_binary_cross_entropy" in str(caught.value) and "expected" in str(caught.value)
+
+
+def test_the_cross_entropy_check_accepts_any_eps_up_to_1e_6():
+    for eps in (1e-6, 1e-7, 1e-12):
+        def clipped(y, p, eps=eps):
+            p = np.clip(p.astype("float64"), eps, 1 - eps)
+            return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+        assert selfcheck.check_binary_cross_entropy(clipped)
+    # Adding eps inside the logs (log(p + eps)) is finite too.
+    assert selfcheck.check_binary_cross_entropy(lambda y, p: -(y * np.log(p + 1e-7) + (1 - y) * np.log(1 - p + 1e-7)))
+    with pytest.raises(AssertionError, match="clipped too far"):
+        selfcheck.check_binary_cross_entropy(lambda y, p: clipped(y, p, eps=1e-5))
+
+
+@pytest.mark.parametrize("mistake, cause", [
+    ({"squared": False}, "distance is not squared"),
+    ({"sign": 1.0}, "sign of the logits is wrong"),
+    ({"prototype": "first"}, "prototype is the first shot"),
+    ({"reduce": np.sum}, "summed the losses over the queries"),
+    ({"order": "shot-major"}, "shots are grouped the wrong way"),
+    ({"reduce": lambda losses: losses}, "one loss per query"),
+], ids=["unsquared", "sign", "first-shot", "sum", "shot-major", "per-query"])
+def test_the_prototypical_check_names_the_mistake(mistake, cause):
+    with pytest.raises(AssertionError, match=cause) as caught:
+        selfcheck.check_prototypical_loss(lambda s, q, y, ways: prototypical_loss(s, q, y, ways, **mistake))
+    message = str(caught.value)
+    assert "check_prototypical_loss" in message and "-way" in message
+    if mistake.get("prototype") or mistake.get("order"):
+        assert "5-shot" in message  # with one shot per class these mistakes change nothing
+
+
+def reversed_kind(score_kind):
+    return "similarity" if score_kind == "distance" else "distance"
+
+
+@pytest.mark.parametrize("function, cause", [
+    (lambda s, y, t, kind: roc_point(s, y, t, kind)[::-1], "two rates are swapped"),
+    (lambda s, y, t, kind: (np.sum(called_same(s, t, kind) & (y == 0)) / len(y),
+                            np.sum(called_same(s, t, kind) & (y == 1)) / len(y)), "divided by all pairs"),
+    (lambda s, y, t, kind: roc_point(s, y, t, reversed_kind(kind)), "comparison points the wrong way"),
+    (lambda s, y, t, kind: roc_point(s, y, t + 1e-6 if kind == "distance" else t - 1e-6, kind),
+     "equal to the threshold"),
+    (lambda s, y, t, kind: (np.mean(y[called_same(s, t, kind)] == 0), np.mean(y[called_same(s, t, kind)] == 1)),
+     "divided by the pairs called same"),
+], ids=["swapped-rates", "all-pairs", "reversed", "boundary", "precision"])
+def test_the_roc_point_check_names_the_mistake(function, cause):
+    with pytest.raises(AssertionError, match=cause) as caught:
+        selfcheck.check_roc_point(function)
+    assert "check_roc_point" in str(caught.value) and "expected (false_positive_rate" in str(caught.value)
+
+
+@pytest.mark.parametrize("function, cause", [
+    (lambda s, y, t, kind: accuracy_at_threshold(s, y, t, reversed_kind(kind)), "comparison points the wrong way"),
+    (lambda s, y, t, kind: np.sum(called_same(s, t, kind) & (y == 1)) / len(y), "counted only the same pairs"),
+    (lambda s, y, t, kind: np.mean(called_same(s, t, kind)[y == 1]), "counted only the same pairs"),
+    (lambda s, y, t, kind: accuracy_at_threshold(s, y, t + 1e-6 if kind == "distance" else t - 1e-6, kind),
+     "equal to the threshold"),
+    (lambda s, y, t, kind: np.sum(called_same(s, t, kind) == (y == 1)), "number of right calls"),
+], ids=["reversed", "same-pairs-only", "same-pairs-recall", "boundary", "count"])
+def test_the_accuracy_check_names_the_mistake(function, cause):
+    with pytest.raises(AssertionError, match=cause) as caught:
+        selfcheck.check_accuracy_at_threshold(function)
+    assert "check_accuracy_at_threshold" in str(caught.value) and "expected accuracy" in str(caught.value)
+
+
+def test_the_precision_at_1_check_names_the_mistake():
+    def itself_included(embeddings, labels):
+        return np.mean(labels[distance_matrix(embeddings).argmin(axis=1)] == labels)
+
+    def farthest(embeddings, labels):
+        return np.mean(labels[distance_matrix(embeddings).argmax(axis=1)] == labels)
+
+    with pytest.raises(AssertionError, match="found itself") as caught:
+        selfcheck.check_precision_at_1(itself_included)
+    assert "got 1.0000" in str(caught.value)
+    with pytest.raises(AssertionError, match=r"farthest image \(argmax\)"):
+        selfcheck.check_precision_at_1(farthest)
+    with pytest.raises(AssertionError, match="share of hits"):
+        selfcheck.check_precision_at_1(lambda e, y: y[distance_matrix(e).argmin(axis=1)] == y)
+
+
+@pytest.mark.parametrize("mistake, cause", [
+    ({"exclude_self": False}, "query itself is among the ranked images"),
+    ({"divide_by": "hits"}, "divided by the number of hits"),
+    ({"fixed_k": 5, "divide_by": "k"}, "fixed number k of neighbours"),
+    ({"fixed_k": 10, "divide_by": "R"}, "fixed number k of neighbours"),
+    ({"skip_alone": False}, "alone in its class"),
+], ids=["query-included", "divide-by-hits", "fixed-k", "fixed-k-divided-by-r", "single-image-counted"])
+def test_the_map_at_r_check_names_the_mistake(mistake, cause):
+    with pytest.raises(AssertionError, match=cause) as caught:
+        selfcheck.check_map_at_r(lambda e, y: map_at_r(e, y, **mistake))
+    assert "check_map_at_r" in str(caught.value) and "expected mAP@R" in str(caught.value)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # 0 / 0
+def test_the_map_at_r_check_explains_a_nan_from_a_class_with_one_image():
+    def divide_by_zero(embeddings, labels):
+        distances = distance_matrix(embeddings)
+        np.fill_diagonal(distances, np.inf)
+        precisions = []
+        for i in range(len(labels)):
+            r = np.sum(labels == labels[i]) - 1
+            relevant = labels[np.argsort(distances[i])[:r]] == labels[i]
+            precisions.append(np.sum(np.cumsum(relevant) / np.arange(1, r + 1) * relevant) / r)
+        return np.mean(precisions)
+
+    with pytest.raises(AssertionError, match=r"R = 0, and 0 / 0 is nan"):
+        selfcheck.check_map_at_r(divide_by_zero)
+
+
+# -- bad arguments and answers that are not numbers -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("check", list(NEW_CHECKS), ids=lambda check: check.__name__)
+def test_the_new_checks_reject_bad_arguments(check):
+    for not_a_function in (np.zeros(3), "my_function", None):
+        with pytest.raises(TypeError, match=r"student_fn must be a function.*function itself"):
+            check(not_a_function)
+    for seed in ("0", 1.5, True, None):
+        with pytest.raises(TypeError, match="seed must be an int"):
+            check(NEW_CHECKS[check], seed=seed)
+
+
+@pytest.mark.parametrize("check", list(NEW_CHECKS), ids=lambda check: check.__name__)
+def test_the_new_checks_catch_a_missing_return(check):
+    with pytest.raises(AssertionError, match="forget the `return`"):
+        check(lambda *args: None)

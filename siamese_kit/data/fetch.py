@@ -71,6 +71,10 @@ def data_home() -> Path:
 
 
 def _say(message: str) -> None:
+    # Home shown as "~": shorter, and a notebook's saved output does not carry the machine's user folder.
+    home = str(Path.home())
+    if len(home) > 1:
+        message = message.replace(home + os.sep, "~" + os.sep)
     print(f"siamese_kit: {message}", flush=True)
 
 

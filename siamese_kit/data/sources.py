@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from .archives import MAX_TOTAL_BYTES, open_zip
 from .imageset import DataError, ImageSet
@@ -447,9 +447,11 @@ def _decode(
                 img = img.resize((image_size[1], image_size[0]), resample)
             return np.asarray(img, dtype=np.uint8)
     except Exception as e:  # PIL signals bad data with many exception types; all mean unreadable
+        # Pillow's own text for an unknown format names only its in-memory buffer, not the file.
+        why = "not an image format Pillow can read" if isinstance(e, UnidentifiedImageError) else f"{type(e).__name__}: {e}"
         raise DataError(
-            f"Cannot read image {reader.describe(member)}: {type(e).__name__}: {e}. Replace or "
-            "delete that file."
+            f"Cannot read image {reader.describe(member)}: {why}. Replace it with a readable image, or "
+            "move it out of the dataset's folders."
         ) from e
 
 
