@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, FigureBase
 from matplotlib.lines import Line2D
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 from matplotlib.ticker import MaxNLocator
@@ -87,6 +87,18 @@ def _figure(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes
         return ax.figure, ax
     figure = Figure(figsize=figsize, layout="constrained")
     return figure, figure.add_subplot()
+
+
+def _grid_figure(figure, figsize: tuple[float, float], layout: str) -> FigureBase:
+    """The figure a grid is drawn into: the caller's figure or subfigure, or a new Figure."""
+    if figure is None:
+        return Figure(figsize=figsize, layout=layout)
+    if not isinstance(figure, FigureBase):
+        raise ValueError(
+            f"figure must be a matplotlib Figure or SubFigure (from fig.subfigures(...)), got "
+            f"{type(figure).__name__}."
+        )
+    return figure
 
 
 def _hide_ticks(ax: Axes, frame: bool = False) -> None:
@@ -330,6 +342,7 @@ def pair_grid(
     score_name: str = "distance",
     columns: int = 5,
     title: str | None = None,
+    figure: FigureBase | None = None,
 ) -> Figure:
     """Pairs side by side, titled with the target, the prediction and the score.
 
@@ -347,9 +360,11 @@ def pair_grid(
         score_name: what the scores are, used as their label: "distance" or "score" (any word works).
         columns: tiles per row.
         title: figure title; `None` for none.
+        figure: a Figure or SubFigure to draw into (one panel of a larger picture, e.g. from
+            `fig.subfigures(...)`); a new Figure is made when `None`.
 
     Returns:
-        Figure with one axes per pair (blank ones fill the last row).
+        Figure (or the given `figure`) with one axes per pair (blank ones fill the last row).
 
     Raises:
         ValueError: naming the argument whose shape, length or values are wrong.
@@ -377,7 +392,7 @@ def pair_grid(
     title_lines = 1 + (predictions is not None) + (scores is not None)
     # Constrained layout pads each image, so it is drawn a little narrower than the tile.
     tile_height = 0.9 * tile_width * height / (2 * width) + 0.2 + 0.17 * title_lines
-    figure = Figure(figsize=(columns * tile_width, rows * tile_height + 0.4), layout="compressed")
+    figure = _grid_figure(figure, (columns * tile_width, rows * tile_height + 0.4), "compressed")
     axes = figure.subplots(rows, columns, squeeze=False).reshape(-1)
     for ax in axes[count:]:
         _hide_ticks(ax)
@@ -1164,6 +1179,7 @@ def retrieval_grid(
     score_name: str = "dist",
     class_names: Sequence[str] | None = None,
     title: str | None = None,
+    figure: FigureBase | None = None,
 ) -> Figure:
     """Nearest-neighbour retrieval: each query image followed by the gallery images nearest to it.
 
@@ -1186,9 +1202,11 @@ def retrieval_grid(
         class_names: name of each class, indexed by the (integer) labels; by default the labels
             themselves are shown.
         title: figure title; by default it counts the neighbours of the query's class.
+        figure: a Figure or SubFigure to draw into (one panel of a larger picture, e.g. from
+            `fig.subfigures(...)`); a new Figure is made when `None`.
 
     Returns:
-        Figure with `Q` rows of `k + 1` axes.
+        Figure (or the given `figure`) with `Q` rows of `k + 1` axes.
 
     Raises:
         ValueError: naming the argument whose shape, length or values are wrong (indices out of
@@ -1259,8 +1277,9 @@ def retrieval_grid(
     same = gallery_labels[indices] == query_labels[:, np.newaxis]
     height, width = queries.shape[1:3]
     cell = 1.5
-    figure = Figure(figsize=((k + 1) * cell * max(width / height, 0.6) + 0.3, count * (cell + 0.5) + 0.5),
-                    layout="constrained")
+    figure = _grid_figure(
+        figure, ((k + 1) * cell * max(width / height, 0.6) + 0.3, count * (cell + 0.5) + 0.5), "constrained"
+    )
     axes = figure.subplots(count, k + 1, squeeze=False)
     for row, query in zip(axes, range(count)):
         _show_image(row[0], queries[query])

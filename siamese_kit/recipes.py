@@ -687,9 +687,8 @@ def run_one_shot(
         return episode_stream(training_set, recipe.ways, recipe.shots, recipe.queries, seed=recipe.seed,
                               within_group=recipe.within_group, augment=augment, start_episode=start)
 
-    images_per_episode = recipe.ways * (recipe.shots + recipe.queries)
-    monitor = monitor or TerminalMonitor(recipe.iterations, images_per_episode,
-                                         record_every=max(1, recipe.iterations // 200))
+    monitor = monitor or TerminalMonitor(recipe.iterations, 1, record_every=max(1, recipe.iterations // 200),
+                                         unit="episodes")
     trained = train_loop(model, stream, recipe.iterations, monitor=monitor, checkpoint=checkpoint)
     results = evaluate_one_shot(model, eval_set, runs, seed=recipe.seed)
     summary = {

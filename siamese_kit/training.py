@@ -51,17 +51,19 @@ class StepLogger(keras.callbacks.Callback):
 
     Args:
         total_steps: steps planned, for the progress line.
-        pairs_per_step: batch size, to report pairs per second.
+        pairs_per_step: how many `unit`s one step holds (the batch size), for the speed.
         every: record the mean loss of every this many steps.
         print_every: print a line every this many steps (0 for silence).
+        unit: what `pairs_per_step` counts, as `TrainingMonitor`.
 
     Attributes:
         recorder: the `TrainingMonitor` holding the curve (`steps`, `losses`).
     """
 
-    def __init__(self, total_steps: int, pairs_per_step: int, every: int = 10, print_every: int = 500):
+    def __init__(self, total_steps: int, pairs_per_step: int, every: int = 10, print_every: int = 500,
+                 unit: str = "pairs"):
         super().__init__()
-        self.recorder = TrainingMonitor(total_steps, pairs_per_step, record_every=every)
+        self.recorder = TrainingMonitor(total_steps, pairs_per_step, record_every=every, unit=unit)
         self.print_every = print_every
         self._step = 0
         self._epoch_step = 0
@@ -104,7 +106,7 @@ class StepLogger(keras.callbacks.Callback):
             elapsed = time.perf_counter() - self.recorder.started_at
             print(
                 f"step {self._step:>6}/{total}  loss {running:.4f}  "
-                f"{self.recorder.pairs_per_second(self._step):,.0f} pairs/s  {elapsed:.0f}s",
+                f"{self.recorder.speed_text(self._step)}  {elapsed:.0f}s",
                 flush=True,
             )
 
@@ -119,16 +121,31 @@ class TrainingMonitor:
 
     Args:
         total_steps: steps planned.
-        pairs_per_step: batch size, to report pairs per second.
+        pairs_per_step: how many `unit`s one step holds, for the speed: the batch size of a pair
+            stream; for an episode stream, its images per episode (with `unit="images"`) or 1
+            (with `unit="episodes"`). The name stays for the callers that pass it by keyword.
         record_every: keep the mean loss of every this many steps.
+        unit: what `pairs_per_step` counts, as the speed is worded: "pairs" gives "pairs/s",
+            "images" "images/s", "episodes" "episodes/s".
 
     Attributes:
         steps, losses: the recorded curve; `stop_requested`: set to end training between steps.
+        last_step: the last step reported to `update` (the restored step before any).
+        ended_at: `time.perf_counter()` when a monitor's `close` froze its speed, else None.
+        unit: as given.
+
+    Raises:
+        ValueError: if `unit` is not a non-empty string.
     """
 
-    def __init__(self, total_steps: int, pairs_per_step: int, record_every: int = 10):
+    def __init__(self, total_steps: int, pairs_per_step: int, record_every: int = 10, unit: str = "pairs"):
+        if not isinstance(unit, str) or not unit.strip():
+            raise ValueError(
+                f"unit must name what one step's items are, e.g. 'pairs', 'images' or 'episodes'; got {unit!r}."
+            )
         self.total_steps = total_steps
         self.pairs_per_step = pairs_per_step
+        self.unit = unit.strip()
         self.record_every = max(1, record_every)
         self.steps: list[int] = []
         self.losses: list[float] = []
@@ -136,6 +153,9 @@ class TrainingMonitor:
         self._window: list[float] = []
         self.started_at = time.perf_counter()
         self.first_step = 0
+        self.last_step = 0
+        # Set when training ends, so the speed reported afterwards stops falling with the idle time.
+        self.ended_at: float | None = None
 
     def state(self) -> dict:
         """Returns:
@@ -154,14 +174,16 @@ class TrainingMonitor:
             self.steps = [int(s) for s in state["steps"]]
             self.losses = [float(v) for v in state["losses"]]
             self._window = [float(v) for v in state["window"]]
-        self.first_step = int(step)
+        self.first_step = self.last_step = int(step)
 
     def start(self, device: str) -> None:
         """Called once before the first step with the device description."""
         self.started_at = time.perf_counter()
+        self.ended_at = None
 
     def update(self, step: int, loss: float) -> None:
         """Called after every step (1-based) with that step's loss."""
+        self.last_step = step
         self._window.append(loss)
         if step % self.record_every == 0 or step == self.total_steps:
             self.steps.append(step)
@@ -171,11 +193,41 @@ class TrainingMonitor:
     def close(self, reason: str) -> None:
         """Called once when training ends; `reason` says why (finished, stopped, ...)."""
 
-    def pairs_per_second(self, step: int) -> float:
-        """Returns:
-        pairs trained per second since `start`."""
+    def items_per_second(self, step: int) -> float:
+        """Speed since `start`, in `unit`s per second.
+
+        Args:
+            step: steps done so far (counting restored ones, which took no time here).
+
+        Returns:
+            `unit`s (`pairs_per_step` per step) trained per second.
+        """
         done = step - self.first_step
-        return done * self.pairs_per_step / max(time.perf_counter() - self.started_at, 1e-9)
+        until = time.perf_counter() if self.ended_at is None else self.ended_at
+        return done * self.pairs_per_step / max(until - self.started_at, 1e-9)
+
+    def pairs_per_second(self, step: int) -> float:
+        """The same number as `items_per_second`, under its first name (kept for existing callers).
+
+        Args:
+            step: steps done so far.
+
+        Returns:
+            `unit`s trained per second since `start`.
+        """
+        return self.items_per_second(step)
+
+    def speed_text(self, step: int) -> str:
+        """The speed worded with its unit, for progress lines.
+
+        Args:
+            step: steps done so far.
+
+        Returns:
+            e.g. "1,234 pairs/s" or "3.5 episodes/s" (a decimal below 10, where whole numbers are coarse).
+        """
+        rate = self.items_per_second(step)
+        return f"{rate:,.0f} {self.unit}/s" if rate >= 10 else f"{rate:.1f} {self.unit}/s"
 
     def history(self) -> dict[str, list]:
         """Returns:
@@ -184,15 +236,17 @@ class TrainingMonitor:
 
 
 class TerminalMonitor(TrainingMonitor):
-    """A terminal progress bar (tqdm) showing the loss and pairs per second; prints the device first.
+    """A terminal progress bar (tqdm) showing the loss and the speed; prints the device first.
 
     Args:
-        total_steps, pairs_per_step, record_every: as `TrainingMonitor`.
+        total_steps, pairs_per_step, record_every, unit: as `TrainingMonitor`; the speed shows as
+            `pairs_s=...` (`images_s=...`, `episodes_s=...`, after the unit).
         file: stream to write to (default stderr, as tqdm does).
     """
 
-    def __init__(self, total_steps: int, pairs_per_step: int, record_every: int = 10, file=None):
-        super().__init__(total_steps, pairs_per_step, record_every)
+    def __init__(self, total_steps: int, pairs_per_step: int, record_every: int = 10, file=None,
+                 unit: str = "pairs"):
+        super().__init__(total_steps, pairs_per_step, record_every, unit=unit)
         self._file = file
         self._bar = None
 
@@ -208,7 +262,7 @@ class TerminalMonitor(TrainingMonitor):
         super().update(step, loss)
         self._bar.update(1)
         if step % self.record_every == 0:
-            self._bar.set_postfix(loss=f"{loss:.4f}", pairs_s=f"{self.pairs_per_second(step):,.0f}")
+            self._bar.set_postfix({"loss": f"{loss:.4f}", f"{self.unit}_s": f"{self.items_per_second(step):,.0f}"})
 
     def close(self, reason: str) -> None:
         if self._bar is not None:
@@ -223,18 +277,24 @@ class NotebookMonitor(TrainingMonitor):
     While training runs, pending widget events are processed between steps (with `jupyter_ui_poll`
     when installed), so the click reaches the loop instead of waiting for the cell to finish.
 
+    Widgets render blank wherever no kernel runs them (a notebook rendered to HTML, GitHub), so when
+    training ends (`close`) the monitor also leaves a plain PNG of the final loss curve in the cell's
+    output, titled with the steps done and whether training finished or was stopped.
+
     Args:
-        total_steps, pairs_per_step, record_every: as `TrainingMonitor`.
+        total_steps, pairs_per_step, record_every, unit: as `TrainingMonitor`; the status line reads
+            "1,234 pairs/s" (or "images/s", "episodes/s", after `unit`).
         plot_every: redraw the plot every this many steps.
 
     Attributes:
         stop_button, status, plot: the widgets (`widget` holds them all, for display).
     """
 
-    def __init__(self, total_steps: int, pairs_per_step: int, record_every: int = 10, plot_every: int = 50):
+    def __init__(self, total_steps: int, pairs_per_step: int, record_every: int = 10, plot_every: int = 50,
+                 unit: str = "pairs"):
         import ipywidgets as widgets
 
-        super().__init__(total_steps, pairs_per_step, record_every)
+        super().__init__(total_steps, pairs_per_step, record_every, unit=unit)
         self.plot_every = max(1, plot_every)
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop")
         self.stop_button.on_click(self._on_stop)
@@ -272,33 +332,93 @@ class NotebookMonitor(TrainingMonitor):
         if step % self.plot_every == 0 or step == self.total_steps:
             self.redraw(step)
 
-    def redraw(self, step: int) -> None:
-        """Draws the loss curve into the image widget and updates the status line."""
+    def loss_figure(self, title: str | None = None):
+        """The loss curve recorded so far, over the whole planned run.
+
+        Args:
+            title: axes title; None for none.
+
+        Returns:
+            a `matplotlib.figure.Figure` (made without pyplot, as `siamese_kit.plotting`'s are).
+        """
         from matplotlib.figure import Figure
 
+        from .plotting import training_curves
+
+        figure = Figure(figsize=(6.0, 3.2), layout="constrained")
+        ax = figure.subplots()
+        training_curves(self.history(), keys="loss", title=title, ax=ax, x_label="step")
+        # The whole planned run on the x axis, so the curve's length shows the progress.
+        ax.set_xlim(0, self.total_steps)
+        return figure
+
+    def redraw(self, step: int) -> None:
+        """Draws the loss curve into the image widget and updates the status line."""
         from .widgets import figure_png
 
-        figure = Figure(figsize=(6.0, 3.0))
-        ax = figure.subplots()
-        ax.plot(self.steps, self.losses, color="C0")
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss")
-        ax.set_xlim(0, self.total_steps)
-        ax.grid(alpha=0.3)
-        self.plot.value = figure_png(figure)
+        self.plot.value = figure_png(self.loss_figure())
         self.redraws += 1
         last = self.losses[-1] if self.losses else float("nan")
         self.status.value = (
-            f"step {step}/{self.total_steps} &nbsp; loss {last:.4f} &nbsp; "
-            f"{self.pairs_per_second(step):,.0f} pairs/s"
+            f"step {step}/{self.total_steps} &nbsp; loss {last:.4f} &nbsp; {self.speed_text(step)}"
         )
 
+    def summary(self, reason: str) -> str:
+        """How training ended, in words: the final picture's title.
+
+        Args:
+            reason: what `train_loop` passed to `close` ("finished", "stopped by request after step 7",
+                "stopped: loss became nan at step 5", ...).
+
+        Returns:
+            two lines, e.g. "Training stopped (by request after step 7): 7 of 100 steps" and
+            "last recorded loss 0.4321, 1,234 pairs/s".
+        """
+        done = self.last_step
+        if reason == "finished" and done >= self.total_steps:
+            first = f"Training finished: {done} of {self.total_steps} steps"
+        else:
+            detail = reason[len("stopped"):].lstrip(" :") if reason.startswith("stopped") else reason
+            first = f"Training stopped ({detail}): {done} of {self.total_steps} steps"
+        last = f"last recorded loss {self.losses[-1]:.4f}, " if self.losses else ""
+        return f"{first}\n{last}{self.speed_text(done)}"
+
     def close(self, reason: str) -> None:
+        """Ends the live display and, in a notebook, leaves a static PNG of the final loss curve.
+
+        Args:
+            reason: why training ended, as `train_loop` says it.
+        """
+        self.ended_at = time.perf_counter()
         if self._poll_context is not None:
             self._poll_context.__exit__(None, None, None)
             self._poll_context = self._poll = None
         self.stop_button.disabled = True
         self.status.value = f"{self.status.value} &nbsp; <b>{reason}</b>"
+        if _in_ipython_kernel():
+            self._display_final_curve(reason)
+
+    def _display_final_curve(self, reason: str) -> None:
+        # A plain image output, unlike the widget, stays in the saved notebook and its HTML page.
+        import base64
+
+        from IPython.display import display
+
+        from .widgets import figure_png
+
+        summary = self.summary(reason)
+        png = figure_png(self.loss_figure(title=summary), dpi=100)
+        display({"image/png": base64.b64encode(png).decode("ascii"), "text/plain": summary}, raw=True)
+
+
+def _in_ipython_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel, where a displayed image becomes part of the notebook."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None, jit_compile: bool = False,

@@ -11,6 +11,11 @@ a contrastive twin (distance, small = same), a twin classifier (probability, lar
 Every widget is an attribute, so the explorer can be driven from Python (and is tested that way):
 `explorer.threshold.value = 0.8` updates `explorer.accuracy.value` and the pair grid as a slider
 drag would.
+
+Widgets need a live kernel: a notebook rendered to HTML, or read on GitHub, shows them blank. So each
+tool here also has `snapshot()`, a static matplotlib Figure of what it shows now, to leave beside it:
+
+    explorer.snapshot()     # as a cell's last expression: a picture that survives the page
 """
 
 from __future__ import annotations
@@ -115,6 +120,7 @@ class PairExplorer:
         threshold, accuracy, grid: the threshold panel.
         query_class, query_index, ranking: the rank panel.
         embeddings: `[N, D]` embeddings of `imageset`, computed once.
+        decision_text: the compare panel's decision as plain text (no markup).
 
     Raises:
         ValueError: if the model has no `embed` or `score_kind`, or the arguments are out of range.
@@ -281,14 +287,41 @@ class PairExplorer:
         self._picked = (first, second)
         self._show_decision()
 
+    def _decision(self) -> tuple[float, bool, bool]:
+        """`(score, predicted same, truly same)` for the picked pair at the current threshold."""
+        first, second = self._picked
+        score, same = self.compare(first, second)
+        truly_same = bool(self.imageset.labels[first] == self.imageset.labels[second])
+        return score, same, truly_same
+
+    def _decision_parts(self) -> list[str]:
+        # One wording for the plain text and the snapshot, so the two never disagree.
+        score, same, truly_same = self._decision()
+        word = "distance" if self.score_kind == "distance" else "P(same)"
+        return [
+            f"{word} {score:.3f}",
+            f"threshold {self.threshold.value:.3f}",
+            f"predicted {'same' if same else 'different'}",
+            f"truth {'same' if truly_same else 'different'}",
+            "RIGHT" if same == truly_same else "WRONG",
+        ]
+
+    @property
+    def decision_text(self) -> str:
+        """The compare panel's decision as one line of plain text, to print where markup would show.
+
+        Returns:
+            e.g. "distance 1.136 | threshold 1.050 | predicted different | truth different | RIGHT"
+            ("P(same) 0.731 | ..." for a twin classifier).
+        """
+        return " | ".join(self._decision_parts())
+
     def _show_decision(self) -> None:
         # The only part of the compare panel that depends on the threshold: a slider move redraws
         # this line, not the two pictures.
         from .plotting import CORRECT_COLOUR, WRONG_COLOUR
 
-        first, second = self._picked
-        score, same = self.compare(first, second)
-        truly_same = self.imageset.labels[first] == self.imageset.labels[second]
+        score, same, truly_same = self._decision()
         right = same == truly_same
         colour = CORRECT_COLOUR if right else WRONG_COLOUR
         word = "distance" if self.score_kind == "distance" else "P(same)"
@@ -351,19 +384,109 @@ class PairExplorer:
         return others[order], scores[order]
 
     def _on_query_change(self, _change=None) -> None:
-        from . import plotting
-
         query = self._limit_index(self.query_class, self.query_index)
+        self._query = query
         indices, scores = self.rank(query)
         labels = self.imageset.labels
         hits = int(np.sum(labels[indices] == labels[query]))
         self.ranking_text.value = f"{hits} of the {self.top_k} nearest are of the query's class"
-        figure = plotting.retrieval_grid(
+        self.ranking.value = figure_png(self._draw_ranking(query, indices, scores), dpi=100)
+
+    def _draw_ranking(self, query: int, indices, scores, figure=None, title: str | None = None):
+        from . import plotting
+
+        labels = self.imageset.labels
+        return plotting.retrieval_grid(
             self.imageset.images[[query]], self.imageset.images, indices[None, :],
             labels[[query]], labels, distances=scores[None, :], class_names=self.imageset.class_names,
-            score_name="dist" if self.score_kind == "distance" else "P(same)",
+            score_name="dist" if self.score_kind == "distance" else "P(same)", title=title, figure=figure,
         )
-        self.ranking.value = figure_png(figure, dpi=100)
+
+    # -- a static picture -----------------------------------------------------------------------------
+
+    def snapshot(self):
+        """The explorer as it stands, as one static matplotlib Figure that outlives the widgets.
+
+        Widgets render blank wherever no kernel runs them (HTML pages, GitHub); make this a cell's
+        last expression (or `display` it, or `savefig` it) to leave a picture of the three panels:
+
+        1. Compare: the two picked images side by side (framed green when the decision is right,
+           red and marked WRONG when it is not), titled with the score, the threshold, the
+           predicted decision, the truth and RIGHT or WRONG, worded as `decision_text`.
+        2. Threshold: the accuracy of the explorer's fixed pair set over the slider's range, with
+           the current threshold marked and its accuracy written beside it.
+        3. Rank: the query and its `top_k` nearest images, same-class ones framed green, others red
+           and marked OTHER CLASS.
+
+        Like every figure of `siamese_kit.plotting` it is made without pyplot: nothing stays open,
+        and a notebook shows it exactly once.
+
+        Returns:
+            a `matplotlib.figure.Figure`.
+        """
+        from matplotlib.figure import Figure
+
+        from . import plotting
+
+        first, second = self._picked
+        score, same, truly_same = self._decision()
+        parts = self._decision_parts()
+        images, labels, names = self.imageset.images, self.imageset.labels, self.imageset.class_names
+
+        figure = Figure(figsize=(max(10.0, 1.5 * (self.top_k + 1)), 7.0), layout="constrained")
+        top, bottom = figure.subfigures(2, 1, height_ratios=[1.15, 1.0])
+        compare, curve = top.subfigures(1, 2, width_ratios=[1.0, 1.5])
+
+        plotting.pair_grid(
+            images[[first]], images[[second]], [int(truly_same)], [int(same)], [score],
+            score_name="distance" if self.score_kind == "distance" else "P(same)", columns=1, figure=compare,
+        )
+        compare.axes[0].set_xlabel(
+            f"A: {names[labels[first]]} #{self.index_a.value}    B: {names[labels[second]]} #{self.index_b.value}",
+            fontsize=9,
+        )
+        # The full decision on two lines: one line of it is wider than the panel.
+        compare.suptitle(
+            " | ".join(parts[:2]) + "\n" + " | ".join(parts[2:]), fontsize=11, fontweight="bold",
+            color=plotting.CORRECT_COLOUR if same == truly_same else plotting.WRONG_COLOUR,
+        )
+
+        self._draw_accuracy_curve(curve.subplots())
+
+        indices, scores = self.rank(self._query)
+        hits = int(np.sum(labels[indices] == labels[self._query]))
+        self._draw_ranking(
+            self._query, indices, scores, figure=bottom,
+            title=f"Rank: {hits} of the {self.top_k} nearest images share the query's class",
+        )
+        figure.suptitle(f"Pair explorer: {self.imageset.name} ({len(self.imageset)} images)", fontsize=13)
+        return figure
+
+    def _draw_accuracy_curve(self, ax) -> None:
+        threshold = self.threshold.value
+        # The slider's range, finely sampled, and the current value, so the marked point is on the curve.
+        grid = np.union1d(np.linspace(self.threshold.min, self.threshold.max, 401), [threshold])
+        called_same = predict_same(self.pair_scores[np.newaxis, :], grid[:, np.newaxis], self.score_kind)
+        accuracy = np.mean(called_same == self.pairs.pair_label[np.newaxis, :], axis=1)
+        here = self.accuracy_at(threshold)
+        correct = int(round(here * len(self.pairs)))
+        ax.plot(grid, accuracy, color="C0", linewidth=1.8)
+        ax.axvline(threshold, color="black", linestyle="--", linewidth=1.0)
+        ax.plot([threshold], [here], linestyle="", marker="o", markersize=8, markerfacecolor="none",
+                markeredgecolor="black", markeredgewidth=2.0)
+        # The label goes toward the middle, so it stays inside the axes at either end of the range.
+        left_half = threshold <= 0.5 * (self.threshold.min + self.threshold.max)
+        ax.annotate(f"{here:.1%} at {threshold:.3f}", (threshold, here), xytext=(10 if left_half else -10, -14),
+                    textcoords="offset points", ha="left" if left_half else "right", va="top", fontsize=9)
+        ax.set_ylim(-0.02, 1.05)
+        if self.score_kind == "distance":
+            ax.set_xlabel("threshold on the distance (pairs below it are called same)")
+        else:
+            ax.set_xlabel("threshold on P(same) (pairs at or above it are called same)")
+        ax.set_ylabel(f"accuracy on {len(self.pairs)} pairs")
+        ax.grid(alpha=0.3)
+        ax.set_title(f"accuracy {here:.1%} ({correct}/{len(self.pairs)} pairs) at threshold {threshold:.3f}\n"
+                     f"start: {self.threshold_source}", fontsize=10)
 
 
 # -- draw and match ---------------------------------------------------------------------------------------
@@ -659,6 +782,7 @@ class DrawAndMatch:
         >>> tool = DrawAndMatch(model, load_lake_runs(image_size=28)[0])
         >>> tool                      # in a notebook: draw, and read the ranking
         >>> tool.pad.draw_stroke([(50, 100), (160, 100)]); tool.matches()
+        >>> tool.snapshot()           # a static picture that stays in the saved notebook
     """
 
     def __init__(self, model, run, top_k: int | None = None, names=None, pad_size: int = 210,
@@ -748,9 +872,12 @@ class DrawAndMatch:
         """
         if self._scores is None:
             return None
-        order = np.argsort(self._scores if self.score_kind == "distance" else -self._scores, kind="stable")
-        order = order[: self.top_k]
+        order = self._order()[: self.top_k]
         return order, self._scores[order]
+
+    def _order(self) -> np.ndarray:
+        """Every candidate, best first, as `oneshot.choose` ranks them (ties to the lower index)."""
+        return np.argsort(self._scores if self.score_kind == "distance" else -self._scores, kind="stable")
 
     def _update(self) -> None:
         from .oneshot import class_scores
@@ -776,3 +903,101 @@ class DrawAndMatch:
         for rank, (tile, caption, i, s) in enumerate(zip(self._tiles, self._captions, indices, scores), start=1):
             tile.value = image_png(self.support_images[i], scale=scale)
             caption.value = f"<small>{rank}. {self.names[i]}<br>{word} {s:.3f}</small>"
+
+    def _answer_index(self, answer) -> int | None:
+        if answer is None:
+            return None
+        if isinstance(answer, str):
+            if answer not in self.names:
+                raise ValueError(
+                    f"DrawAndMatch.snapshot: answer {answer!r} is not a candidate's name; names run "
+                    f"{self.names[0]!r} .. {self.names[-1]!r}."
+                )
+            return self.names.index(answer)
+        if isinstance(answer, bool) or not isinstance(answer, (int, np.integer)) or not 0 <= answer < len(self.names):
+            raise ValueError(
+                f"DrawAndMatch.snapshot: answer must be a candidate's index (0..{len(self.names) - 1}) or "
+                f"name, got {answer!r}."
+            )
+        return int(answer)
+
+    def snapshot(self, answer=None):
+        """The tool as it stands, as one static matplotlib Figure that outlives the widgets.
+
+        The canvas and the tiles render blank wherever no kernel runs them (HTML pages, GitHub);
+        make this a cell's last expression (or `display` it, or `savefig` it) to keep a picture:
+        the drawing as the model sees it, then the `top_k` candidates best first, each titled with
+        its rank, name and score. While the pad is empty it says "nothing drawn yet" and shows the
+        candidates instead.
+
+        Like every figure of `siamese_kit.plotting` it is made without pyplot: nothing stays open,
+        and a notebook shows it exactly once.
+
+        Args:
+            answer: the candidate the drawing is meant to be (its index or name), when known, e.g.
+                after tracing another drawing of it: it is framed green and marked RIGHT ANSWER, and
+                a different first choice is framed red and marked WRONG. None marks nothing.
+
+        Returns:
+            a `matplotlib.figure.Figure`.
+
+        Raises:
+            ValueError: if `answer` is neither a candidate's index nor its name.
+        """
+        from matplotlib.figure import Figure
+
+        from .plotting import CORRECT_COLOUR, WRONG_COLOUR, _format_score, _hide_ticks, _show_image
+
+        answer = self._answer_index(answer)
+        height, width = self.support_images.shape[1:3]
+        aspect = width / height
+        if self._scores is None:
+            figure = Figure(figsize=(2.2 + 0.9 * min(10, len(self.names)) * aspect, 2.8), layout="constrained")
+            note, gallery = figure.subplots(1, 2, width_ratios=[1.0, 0.9 * min(10, len(self.names)) * aspect / 2])
+            _hide_ticks(note, frame=True)
+            note.set_box_aspect(height / width)
+            note.text(0.5, 0.5, "nothing drawn yet", ha="center", va="center", fontsize=11,
+                      transform=note.transAxes)
+            note.set_title("what the model sees", fontsize=9)
+            _show_image(gallery, _mosaic(self.support_images, self.background))
+            _hide_ticks(gallery)
+            gallery.set_title(f"the {len(self.names)} candidates ({self.names[0]} to {self.names[-1]}, "
+                              "in reading order)", fontsize=9)
+            figure.suptitle("Draw and match: draw a character on the pad")
+            return figure
+
+        indices, scores = self.matches()
+        word = "distance" if self.score_kind == "distance" else "P(same)"
+        figure = Figure(figsize=(1.7 * (self.top_k + 1) * max(aspect, 0.6) + 0.3, 2.9), layout="constrained")
+        axes = figure.subplots(1, self.top_k + 1, squeeze=False)[0]
+        _show_image(axes[0], self.drawn_image())
+        _hide_ticks(axes[0], frame=True)
+        for spine in axes[0].spines.values():
+            spine.set_edgecolor("black")
+            spine.set_linewidth(2.0)
+        strokes = len(self.pad.strokes)
+        axes[0].set_title(f"what the model sees\n({strokes} stroke{'s' if strokes != 1 else ''})",
+                          fontsize=9, fontweight="bold")
+        for rank, (ax, index, score) in enumerate(zip(axes[1:], indices, scores), start=1):
+            _show_image(ax, self.support_images[index])
+            _hide_ticks(ax, frame=True)
+            lines, colour, thickness = [f"#{rank} {self.names[index]}", f"{word} {_format_score(score)}"], "black", 0.8
+            if index == answer:
+                lines.append("RIGHT ANSWER")
+                colour, thickness = CORRECT_COLOUR, 2.5
+            elif rank == 1 and answer is not None:
+                lines.append("WRONG")
+                colour, thickness = WRONG_COLOUR, 4.0
+            for spine in ax.spines.values():
+                spine.set_edgecolor(colour)
+                spine.set_linewidth(thickness)
+            ax.set_title("\n".join(lines), fontsize=8, color=colour,
+                         fontweight="bold" if colour != "black" else "normal")
+        what = "nearest" if self.score_kind == "distance" else "most likely"
+        title = f"Draw and match: the {self.top_k} {what} of {len(self.names)} candidates"
+        if answer is not None:
+            place = int(np.flatnonzero(self._order() == answer)[0]) + 1
+            verdict = "right" if place == 1 else f"wrong: the answer, {self.names[answer]}, ranks #{place}"
+            title += f" ({verdict})"
+        figure.suptitle(title)
+        return figure

@@ -85,7 +85,7 @@ def _serve(tmp_path, source: Path):
     notebook["metadata"].pop("widgets", None)  # saved widget state would show before the kernel runs
     (root / source.name).write_text(json.dumps(notebook))
     token, port = secrets.token_hex(16), _free_port()
-    env = dict(os.environ, SIAMESE_KIT_QUICK="1", JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+    env = dict(os.environ, SIAMESE_KIT_SIZE="quick", JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
     log = tmp_path / "jupyterlab.log"
     with log.open("w") as output:

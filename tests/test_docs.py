@@ -2,6 +2,7 @@
 runs, installs itself only where siamese-kit is missing, ends with a summary and exercises, and
 `make docs` renders them all to HTML for students who cannot run them."""
 
+import json
 import re
 import subprocess
 import sys
@@ -80,3 +81,83 @@ def test_make_docs_renders_every_notebook_to_html(tmp_path):
         if path in LESSONS:
             # The committed outputs travel with the page: at least one picture or printed result.
             assert "data:image/png;base64," in page or "jp-OutputArea-output" in page, path.name
+        # Read offline: nothing fetched from a CDN, no widget left to render blank.
+        assert offline_problems(page) == [], path.name
+        assert "widget-view+json" not in page and "widget-state+json" not in page, path.name
+
+
+# What would make a page reach for the network when opened: a script or stylesheet from anywhere, or
+# one of the CDNs nbconvert's default page loads require.js, MathJax, the widget renderer and mermaid from.
+NETWORK = re.compile(
+    r"<script[^>]*\bsrc=|<link[^>]*\bhref=[\"']?https?:|https?://cdn|unpkg|cdnjs|jsdelivr|@import|url\([\"']?https?:",
+    re.I,
+)
+
+
+def offline_problems(page):
+    return sorted({match.group(0) for match in NETWORK.finditer(page)})
+
+
+def test_pages_read_offline_with_mathml_formulas_and_no_widgets(tmp_path):
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from siamese_kit.docs_build import WIDGET_VIEW, main
+
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+    notebook = new_notebook(cells=[
+        new_markdown_cell(
+            "# Offline\n\nThe distance $d = \\lVert f_1 - f_2 \\rVert_2$ of a pair, and its loss\n\n"
+            "$$L = \\frac{1}{2N}\\sum_i y_i d_i^2$$\n\n"
+            "A GPU hour costs $5 and a day $100; `echo $HOME` is code."
+        ),
+        new_code_cell("explorer", outputs=[
+            new_output("display_data", data={
+                WIDGET_VIEW: {"model_id": "5f1e0c", "version_major": 2, "version_minor": 0},
+                "text/plain": "VBox(children=(HTML(value='<h4>Compare two images</h4>'),))",
+            }),
+            new_output("display_data", data={"image/png": png, "text/plain": "<Figure size 800x600 with 9 Axes>"}),
+            new_output("display_data", data={
+                WIDGET_VIEW: {"model_id": "77aa01", "version_major": 2, "version_minor": 0},
+                "text/plain": "Training monitor: 40 of 40 steps",
+            }),
+        ]),
+    ])
+    notebook.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {
+        "state": {"5f1e0c": {"model_name": "VBoxModel"}}, "version_major": 2, "version_minor": 0}}
+    source = tmp_path / "offline.ipynb"
+    source.write_text(json.dumps(notebook), encoding="utf-8")
+
+    assert main([str(tmp_path / "html"), str(source)]) == 0
+    page = (tmp_path / "html" / "offline.html").read_text(encoding="utf-8")
+
+    # Both formulas are MathML, drawn by the browser: no LaTeX left for a script to typeset.
+    inline = re.search(r'<math display="inline"[^>]*>(.*?)</math>', page, re.S)
+    block = re.search(r'<math display="block"[^>]*>(.*?)</math>', page, re.S)
+    assert inline and "<mi>d</mi>" in inline.group(1) and "‖" in inline.group(1) and "<msub>" in inline.group(1)
+    assert block and "<mfrac>" in block.group(1) and "∑" in block.group(1) and "<msubsup>" in block.group(1)
+    assert page.count("<math") == 2
+    assert "\\lVert" not in page and "\\frac" not in page and "$$" not in page
+    # Dollars that are not formulas stay as they were written.
+    assert "costs $5 and a day $100;" in page and "<code>echo $HOME</code>" in page
+
+    # The picture stays; the widget views, their state and their repr go; nothing is fetched.
+    assert f"data:image/png;base64,{png}" in page
+    for gone in ("widget-view+json", "widget-state+json", "5f1e0c", "VBox(children", "VBoxModel"):
+        assert gone not in page, gone
+    assert "Training monitor: 40 of 40 steps" in page  # a widget's own readable text is kept
+    assert offline_problems(page) == []
+    assert "<script" not in page
+
+
+def test_the_docs_build_imports_no_tensorflow():
+    # Loaded from its file, without the package's __init__ (which loads TensorFlow for the models).
+    code = (
+        "import importlib.util, sys; "
+        "spec = importlib.util.spec_from_file_location('docs_build', sys.argv[1]); "
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(ROOT / "siamese_kit" / "docs_build.py")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]

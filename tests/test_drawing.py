@@ -155,3 +155,74 @@ def test_bad_arguments_name_what_to_fix(make, words):
     with pytest.raises((ValueError, DataError)) as caught:
         make()
     assert words in str(caught.value)
+
+
+def figure_texts(figure):
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in figure.findobj(Text) if t.get_text()]
+
+
+def test_snapshot_shows_the_drawing_and_its_ranking_and_marks_a_known_answer():
+    from matplotlib.figure import Figure
+
+    from siamese_kit.plotting import CORRECT_COLOUR, WRONG_COLOUR
+    from siamese_kit.widgets import figure_png
+
+    candidates = scribbles()
+    tool = DrawAndMatch(RawPixels(), candidates, top_k=3, pad_size=196, line_width=7)
+    empty = tool.snapshot()
+    assert isinstance(empty, Figure) and empty.canvas.manager is None  # not kept by pyplot
+    assert "nothing drawn yet" in figure_texts(empty)
+    assert "the 20 candidates (candidate 1 to candidate 20, in reading order)" in figure_texts(empty)
+
+    tool.pad.trace(candidates[7])
+    indices, scores = tool.matches()
+    figure = tool.snapshot()
+    assert figure_png(figure)[:4] == b"\x89PNG"
+    seen, *ranked = figure.axes
+    assert len(ranked) == 3
+    # What the model saw, exactly, then the candidates in the order matches() gives, with their scores.
+    np.testing.assert_array_equal(seen.images[0].get_array(), tool.drawn_image()[..., 0])
+    assert seen.get_title() == f"what the model sees\n({len(tool.pad.strokes)} strokes)"
+    for rank, (ax, index, score) in enumerate(zip(ranked, indices, scores), start=1):
+        np.testing.assert_array_equal(ax.images[0].get_array(), candidates[index][..., 0])
+        assert ax.get_title() == f"#{rank} candidate {index + 1}\ndistance {score:.2f}"
+    assert ranked[0].get_title().startswith("#1 candidate 8\n")  # the traced one wins
+    assert "the 3 nearest of 20 candidates" in figure._suptitle.get_text()
+
+    # With the answer known: framed green and marked, whether given by index or by name.
+    right = tool.snapshot(answer="candidate 8")
+    first = right.axes[1]
+    assert first.get_title().endswith("RIGHT ANSWER") and first.title.get_color() == CORRECT_COLOUR
+    assert first.spines["left"].get_edgecolor()[:3] == pytest.approx((0x1a / 255, 0x7f / 255, 0x37 / 255))
+    assert right._suptitle.get_text().endswith("(right)")
+    # An answer the drawing does not look like: the first choice is marked WRONG, the answer's rank said.
+    far = int(np.argsort(tool.scores, kind="stable")[-1])
+    wrong = tool.snapshot(answer=far)
+    assert wrong.axes[1].get_title().endswith("WRONG") and wrong.axes[1].title.get_color() == WRONG_COLOUR
+    assert not any("RIGHT ANSWER" in text for text in figure_texts(wrong))
+    assert wrong._suptitle.get_text().endswith(f"(wrong: the answer, candidate {far + 1}, ranks #20)")
+
+    # Another stroke changes the drawing, and the picture follows it.
+    tool.pad.draw_stroke([(10, 180), (186, 180)])
+    later = tool.snapshot()
+    np.testing.assert_array_equal(later.axes[0].images[0].get_array(), tool.drawn_image()[..., 0])
+    for ax, index in zip(later.axes[1:], tool.matches()[0]):
+        np.testing.assert_array_equal(ax.images[0].get_array(), candidates[index][..., 0])
+
+    for bad in (20, -1, "candidate 21", True, 2.0):
+        with pytest.raises(ValueError, match="answer"):
+            tool.snapshot(answer=bad)
+
+
+def test_snapshot_of_a_twin_classifier_lists_probabilities_best_first():
+    keras.utils.set_random_seed(0)
+    digits = 255 - scribbles(count=5, size=8, seed=1)
+    encoder = conv4((8, 8, 1), feature_dim=6, width=4, pool_last=False)
+    tool = DrawAndMatch(SiameseModel(encoder, TwinClassifierHead(kernel_stddev=0.5)), digits, top_k=5, line_width=40)
+    tool.pad.draw_stroke([(20, 100), (190, 100)])
+    indices, scores = tool.matches()
+    titles = [ax.get_title() for ax in tool.snapshot().axes[1:]]
+    assert titles == [f"#{r} candidate {i + 1}\nP(same) {s:.2f}" for r, (i, s) in enumerate(zip(indices, scores), 1)]
+    assert indices[0] == choose(tool.scores, "similarity")

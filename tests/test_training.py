@@ -1,6 +1,7 @@
 """The custom loop shares fit's step; monitors record, draw and stop; classifier head and towers."""
 
 import io
+import re
 
 import keras
 import numpy as np
@@ -132,3 +133,87 @@ def test_step_logger_on_fit_records_the_same_curve_as_train_loop():
     train_loop(contrastive_model(), pair_stream(imageset, 8, seed=3), steps=20, monitor=monitor)
     assert logger.history()["step"] == [5, 10, 15, 20] == monitor.steps
     np.testing.assert_allclose(logger.history()["loss"], monitor.losses, rtol=1e-4)
+
+
+def record_displays(monitor_module, monkeypatch, in_kernel=True):
+    """What `IPython.display.display` is handed, with the kernel check answered `in_kernel`."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(monitor_module, "_in_ipython_kernel", lambda: in_kernel)
+    monkeypatch.setattr(IPython.display, "display", lambda *objects, **kw: shown.append((objects, kw)))
+    return shown
+
+
+def png_size(data):
+    import base64
+
+    from PIL import Image
+
+    png = base64.b64decode(data)
+    assert png[:4] == b"\x89PNG"
+    return Image.open(io.BytesIO(png)).size
+
+
+def test_a_stopped_run_leaves_a_static_png_of_its_loss_curve_saying_so(monkeypatch):
+    import siamese_kit.training as training
+
+    shown = record_displays(training, monkeypatch)
+    monitor = NotebookMonitor(total_steps=100, pairs_per_step=8, record_every=1, plot_every=50)
+    original_update = monitor.update
+
+    def update_then_click(step, loss):
+        original_update(step, loss)
+        if step == 7:
+            monitor.stop_button.click()
+
+    monitor.update = update_then_click
+    train_loop(contrastive_model(), pair_stream(make_imageset(), 8), steps=100, monitor=monitor)
+    # One plain image output (no widget), which an HTML page or GitHub shows without a kernel.
+    assert len(shown) == 1
+    (bundle,), options = shown[0]
+    assert options == {"raw": True} and set(bundle) == {"image/png", "text/plain"}
+    width, height = png_size(bundle["image/png"])
+    assert width > 300 and height > 150
+    title = bundle["text/plain"]
+    assert title.startswith("Training stopped (by request after step 7): 7 of 100 steps")
+    assert f"last recorded loss {monitor.losses[-1]:.4f}" in title and "pairs/s" in title
+    # The picture's own title is that text, drawn over the curve of all 7 recorded steps.
+    figure = monitor.loss_figure(title=monitor.summary("stopped by request after step 7"))
+    ax = figure.axes[0]
+    assert ax.get_title() == title
+    assert list(ax.lines[0].get_xdata()) == [1, 2, 3, 4, 5, 6, 7] and ax.get_xlim() == (0, 100)
+
+
+def test_a_finished_run_says_finished_and_outside_a_kernel_nothing_is_displayed(monkeypatch):
+    import siamese_kit.training as training
+
+    shown = record_displays(training, monkeypatch)
+    monitor = NotebookMonitor(total_steps=6, pairs_per_step=4, record_every=2, plot_every=3, unit="episodes")
+    train_loop(contrastive_model(), pair_stream(make_imageset(), 4), steps=6, monitor=monitor)
+    (bundle,), _ = shown[0]
+    assert bundle["text/plain"].startswith("Training finished: 6 of 6 steps\n")
+    assert "episodes/s" in bundle["text/plain"] and "pairs" not in bundle["text/plain"]
+    assert "episodes/s" in monitor.status.value and "pairs/s" not in monitor.status.value
+
+    quiet = record_displays(training, monkeypatch, in_kernel=False)
+    monitor = NotebookMonitor(total_steps=3, pairs_per_step=4)
+    train_loop(contrastive_model(), pair_stream(make_imageset(), 4), steps=3, monitor=monitor)
+    assert quiet == [] and "finished" in monitor.status.value
+    assert not training._in_ipython_kernel()  # pytest runs no kernel
+
+
+def test_the_speed_is_worded_in_the_unit_one_step_holds():
+    monitor = TrainingMonitor(total_steps=10, pairs_per_step=20, unit="images")
+    monitor.started_at -= 2.0  # two seconds ago
+    monitor.load_state(None, 0)
+    assert monitor.items_per_second(10) == pytest.approx(100, rel=0.05)
+    assert monitor.pairs_per_second(10) == pytest.approx(monitor.items_per_second(10), rel=0.05)
+    assert re.fullmatch(r"(9\d|10\d) images/s", monitor.speed_text(10))
+    assert TrainingMonitor(10, 8).unit == "pairs"  # existing callers keep "pairs/s"
+    out = io.StringIO()
+    terminal = TerminalMonitor(total_steps=10, pairs_per_step=1, record_every=5, file=out, unit="episodes")
+    train_loop(contrastive_model(), pair_stream(make_imageset(), 4), steps=10, monitor=terminal)
+    assert "episodes_s=" in out.getvalue() and "pairs_s=" not in out.getvalue()
+    with pytest.raises(ValueError, match="unit must name"):
+        TrainingMonitor(10, 8, unit="")

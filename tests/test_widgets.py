@@ -135,3 +135,118 @@ def test_bad_arguments_are_named(imageset, kwargs, message):
     arguments = {"model": SiameseModel(tiny_encoder(), EuclideanDistance()), "imageset": imageset, **kwargs}
     with pytest.raises(ValueError, match=message):
         PairExplorer(**arguments)
+
+
+def figure_texts(figure):
+    """Every piece of text a figure draws: titles of figures, subfigures and axes, labels, notes."""
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in figure.findobj(Text) if t.get_text()]
+
+
+def expected_decision(explorer, model, first, second):
+    """The decision line worked out here, from the model's own score, not the explorer's wording."""
+    score = float(score_pairs(model, explorer.embeddings[[first]], explorer.embeddings[[second]])[0])
+    threshold = explorer.threshold.value
+    same = bool(predict_same([score], threshold, model.score_kind)[0])
+    truth = explorer.imageset.labels[first] == explorer.imageset.labels[second]
+    word = "distance" if model.score_kind == "distance" else "P(same)"
+    return (f"{word} {score:.3f} | threshold {threshold:.3f} | predicted {'same' if same else 'different'} | "
+            f"truth {'same' if truth else 'different'} | {'RIGHT' if same == truth else 'WRONG'}")
+
+
+def test_decision_text_is_plain_and_agrees_with_the_widget_and_the_score(model, imageset):
+    explorer = PairExplorer(model, imageset, num_pairs=40, top_k=3)
+    explorer.class_a.value, explorer.index_a.value = 0, 1
+    explorer.class_b.value, explorer.index_b.value = 2, 4
+    first, second = explorer.image_index(0, 1), explorer.image_index(2, 4)
+    text = explorer.decision_text
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert text == expected_decision(explorer, model, first, second)
+    shown = re.search(r"<b>([-0-9.]+)</b>", explorer.decision.value).group(1)
+    assert text.split(" | ")[0].endswith(" " + shown)
+    assert text.split(" | ")[-1] in explorer.decision.value  # RIGHT or WRONG, as the widget says
+    # Moving the threshold to the end that flips the prediction: the text follows.
+    was_same = "predicted same" in text
+    calls_all_same = explorer.threshold.max if model.score_kind == "distance" else explorer.threshold.min
+    calls_none_same = explorer.threshold.min if model.score_kind == "distance" else explorer.threshold.max
+    explorer.threshold.value = calls_none_same if was_same else calls_all_same
+    after = explorer.decision_text
+    assert after == expected_decision(explorer, model, first, second)
+    assert ("predicted same" in after) != was_same
+    assert after.endswith("RIGHT" if was_same else "WRONG")  # the truth is "different"
+
+
+def test_snapshot_is_a_picture_of_the_current_decision_threshold_and_ranking(model, imageset):
+    from matplotlib.figure import Figure
+
+    from siamese_kit.plotting import CORRECT_COLOUR, WRONG_COLOUR
+    from siamese_kit.widgets import figure_png
+
+    explorer = PairExplorer(model, imageset, num_pairs=40, top_k=4)
+    explorer.class_a.value, explorer.index_a.value = 1, 2
+    explorer.class_b.value, explorer.index_b.value = 3, 5
+    explorer.query_class.value, explorer.query_index.value = 2, 3
+    first, second = explorer.image_index(1, 2), explorer.image_index(3, 5)
+
+    def picture():
+        figure = explorer.snapshot()
+        # Made without pyplot (no figure manager), so a notebook shows it once and nothing leaks.
+        assert isinstance(figure, Figure) and figure.canvas.manager is None
+        assert figure_png(figure)[:4] == b"\x89PNG"  # it really draws, subfigures and all
+        return figure
+
+    def compare_title(figure):
+        return figure.subfigs[0].subfigs[0]._suptitle
+
+    figure = picture()
+    decision = expected_decision(explorer, model, first, second)
+    title = compare_title(figure)
+    assert title.get_text() == decision.replace(" | predicted", "\npredicted")
+    assert title.get_color() == (CORRECT_COLOUR if decision.endswith("RIGHT") else WRONG_COLOUR)
+    texts = figure_texts(figure)
+    assert "A: class1 #2    B: class3 #5" in texts
+
+    # The accuracy curve: the threshold is marked at the pair set's accuracy there.
+    threshold = explorer.threshold.value
+    accuracy = pair_accuracy(explorer.pair_scores, explorer.pairs.pair_label, threshold, model.score_kind)
+    curve = figure.subfigs[0].subfigs[1].axes[0]
+    assert curve.get_title().startswith(f"accuracy {accuracy:.1%} (")
+    assert f"at threshold {threshold:.3f}" in curve.get_title()
+    marker = curve.lines[-1]
+    assert marker.get_xdata()[0] == threshold and marker.get_ydata()[0] == pytest.approx(accuracy)
+    xs, ys = curve.lines[0].get_data()
+    assert xs[0] == explorer.threshold.min and xs[-1] == explorer.threshold.max
+    for t in xs[::50]:
+        assert ys[list(xs).index(t)] == pytest.approx(
+            pair_accuracy(explorer.pair_scores, explorer.pairs.pair_label, t, model.score_kind))
+
+    # The ranking: the query, then the explorer's own top 4, best first, framed by class.
+    query = explorer.image_index(2, 3)
+    indices, _ = explorer.rank(query)
+    rank_axes = figure.subfigs[1].axes
+    assert rank_axes[0].get_title() == "query: class2"
+    for rank, (ax, index) in enumerate(zip(rank_axes[1:], indices), start=1):
+        name = imageset.class_names[imageset.labels[index]]
+        assert ax.get_title().startswith(f"#{rank} {name}\n")
+        np.testing.assert_array_equal(ax.images[0].get_array(), imageset.images[index][..., 0])
+        assert ("OTHER CLASS" in ax.get_title()) == (imageset.labels[index] != 2)
+
+    # A new threshold: everything "same" at one end; the title, the verdict and the marker follow.
+    explorer.threshold.value = explorer.threshold.max if model.score_kind == "distance" else explorer.threshold.min
+    moved = picture()
+    decision = expected_decision(explorer, model, first, second)
+    assert "predicted same" in decision and "truth different" in decision and decision.endswith("WRONG")
+    assert compare_title(moved).get_text() == decision.replace(" | predicted", "\npredicted")
+    assert compare_title(moved).get_color() == WRONG_COLOUR
+    assert "Predicted: same (WRONG)" in moved.subfigs[0].subfigs[0].axes[0].get_title()
+    assert moved.subfigs[0].subfigs[1].axes[0].lines[-1].get_xdata()[0] == explorer.threshold.value
+
+    # A new pair of one class: the truth changes, and so does the picture.
+    explorer.class_b.value, explorer.index_b.value = 1, 6
+    second = explorer.image_index(1, 6)
+    repicked = picture()
+    decision = expected_decision(explorer, model, first, second)
+    assert "truth same" in decision and decision.endswith("RIGHT")
+    assert compare_title(repicked).get_text() == decision.replace(" | predicted", "\npredicted")
+    assert "A: class1 #2    B: class1 #6" in figure_texts(repicked)
