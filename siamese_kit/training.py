@@ -93,6 +93,8 @@ class StepLogger(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_step = 0
         self._previous_sum = 0.0
+        self._printed_sum = 0.0
+        self._printed_epoch_step = 0
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
@@ -103,9 +105,14 @@ class StepLogger(keras.callbacks.Callback):
         self._previous_sum = current_sum
         total = self.recorder.total_steps
         if self.print_every and (self._step % self.print_every == 0 or self._step == total):
+            # The mean over the steps since the last line, the quantity the recorded curve shows;
+            # Keras's running mean since step 1 lags far behind it early in training.
+            since = max(1, self._epoch_step - self._printed_epoch_step)
+            recent = (current_sum - self._printed_sum) / since
+            self._printed_sum, self._printed_epoch_step = current_sum, self._epoch_step
             elapsed = time.perf_counter() - self.recorder.started_at
             print(
-                f"step {self._step:>6}/{total}  loss {running:.4f}  "
+                f"step {self._step:>6}/{total}  loss {recent:.4f} (mean of the last {since} steps)  "
                 f"{self.recorder.speed_text(self._step)}  {elapsed:.0f}s",
                 flush=True,
             )

@@ -135,6 +135,17 @@ def test_step_logger_on_fit_records_the_same_curve_as_train_loop():
     np.testing.assert_allclose(logger.history()["loss"], monitor.losses, rtol=1e-4)
 
 
+def test_step_logger_prints_the_mean_of_the_recent_steps_as_the_curve_shows(capsys):
+    from siamese_kit.training import StepLogger
+
+    logger = StepLogger(total_steps=20, pairs_per_step=8, every=5, print_every=10)
+    contrastive_model().fit(pair_stream(make_imageset(), 8, seed=3), steps_per_epoch=20, epochs=1, verbose=0,
+                            shuffle=False, callbacks=[logger])
+    printed = [float(line.split("loss ")[1].split()[0]) for line in capsys.readouterr().out.splitlines()]
+    curve = logger.history()["loss"]           # means of 5 steps each: two of them per printed line
+    np.testing.assert_allclose(printed, [np.mean(curve[0:2]), np.mean(curve[2:4])], atol=6e-5)  # printed to 4 places
+
+
 def record_displays(monitor_module, monkeypatch, in_kernel=True):
     """What `IPython.display.display` is handed, with the kernel check answered `in_kernel`."""
     import IPython.display
