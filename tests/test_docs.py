@@ -29,13 +29,20 @@ def test_each_lesson_opens_with_its_aims_and_times_and_ends_with_exercises(path)
     for words in ("**What this notebook teaches.**", "**Assumes:**", "**Run time on 2 CPU cores:**"):
         assert words in opening, (path.name, words)
     runtime = opening.split("**Run time on 2 CPU cores:**", 1)[1].split("\n\n", 1)[0]
-    assert "quick mode" in runtime and "full mode" in runtime
-    # The quick time is a measurement, never a placeholder.
-    assert re.search(r"quick mode[^;]*?\s(about )?\d+ (s|seconds|min)\b", runtime), runtime
+    trains = any(c.cell_type == "code" and "SIAMESE_KIT_SIZE" in c.source and "{\"quick\":" in c.source.replace("'", '"')
+                 for c in cells)
+    if trains:
+        assert "quick size" in runtime and "class size" in runtime and "full size" in runtime, runtime
+        # The class size is the default a student runs: its time is a number, never a placeholder.
+        assert re.search(r"class size[^;]*?\s(about )?\d+([.,]\d+)? (s|seconds|min|minutes)\b", runtime), runtime
+    else:
+        assert re.search(r"\d+ (s|seconds|min|minutes)\b", runtime), runtime
     assert "TIME" not in runtime
 
+    # A summary, then (for the training notebooks) the summary line's code cell, then the exercises.
+    assert any(c.cell_type == "markdown" and c.source.startswith("## Summary") for c in cells[-3:]), path.name
     summary = cells[-1].source
-    assert cells[-1].cell_type == "markdown" and summary.startswith("## Summary")
+    assert cells[-1].cell_type == "markdown" and "**Exercises.**" in summary
     exercises = summary.split("**Exercises.**", 1)[1]
     numbered = re.findall(r"^(\d)\. ", exercises, flags=re.M)
     assert numbered == [str(n) for n in range(1, len(numbered) + 1)] and 2 <= len(numbered) <= 4, numbered
