@@ -1,0 +1,294 @@
+"""Curves and matrices of training and evaluation: loss and metric curves, confusion matrix, ROC curve."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from ._common import _figure, _format_score
+
+
+# ---------------------------------------------------------------------------------------------------
+# training and evaluation
+
+
+def training_curves(
+    history,
+    keys: Sequence[str] | str | None = None,
+    title: str | None = "Training",
+    ax: Axes | None = None,
+    x_label: str = "epoch",
+) -> Figure:
+    """Loss and metric curves, one line per key; `val_x` is dashed in the colour of `x`.
+
+    Args:
+        history: a `keras.callbacks.History` (what `model.fit` returns) or a dict of name -> list
+            of values, one per epoch or per step. Series may differ in length.
+        keys: names to plot; by default every key whose name contains "loss".
+        title: axes title; `None` for none.
+        ax: axes to draw into; a new figure is made when `None`.
+        x_label: what one value stands for, "epoch" or "step"; x runs 1, 2, ... unless `history`
+            has a series of that name (as `StepLogger.history()` has "step"), which then gives x.
+
+    Returns:
+        The Figure holding the axes.
+
+    Raises:
+        ValueError: naming `history` or `keys` when there is nothing to plot or a key is missing.
+
+    Example:
+        >>> fig = training_curves(model.fit(stream, epochs=10), keys=["loss", "val_loss"])
+    """
+    record = getattr(history, "history", history)
+    if not isinstance(record, Mapping):
+        raise ValueError(
+            f"history must be a keras History or a dict of name -> values, got {type(history).__name__}."
+        )
+    if keys is None:
+        keys = [key for key in record if "loss" in str(key)]
+        if not keys:
+            raise ValueError(
+                f"history has no key containing 'loss' (keys: {sorted(map(str, record))}); "
+                "name the ones to plot with keys=[...]."
+            )
+    elif isinstance(keys, str):
+        keys = [keys]
+    missing = [key for key in keys if key not in record]
+    if missing:
+        raise ValueError(f"keys {missing} are not in history; it has {sorted(map(str, record))}.")
+    if not keys:
+        raise ValueError("keys is empty; name at least one series to plot.")
+
+    figure, ax = _figure(ax, (7.0, 4.5))
+    colours: dict[str, str] = {}
+    cycle = iter(f"C{i}" for i in range(10_000))
+    for key in keys:
+        try:
+            values = np.asarray(record[key], dtype=float).reshape(-1)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"history[{key!r}] must be a list of numbers: {error}") from None
+        is_validation = str(key).startswith("val_")
+        base = str(key)[4:] if is_validation else str(key)
+        if base not in colours:
+            colours[base] = next(cycle)
+        given_x = record.get(x_label) if x_label not in keys else None
+        x = (
+            np.asarray(given_x, dtype=float)
+            if given_x is not None and len(given_x) == len(values)
+            else np.arange(1, len(values) + 1)
+        )
+        ax.plot(
+            x,
+            values,
+            label=str(key),
+            color=colours[base],
+            linestyle="--" if is_validation else "-",
+            # A one-epoch run is a single point, invisible as a bare line.
+            marker="o" if len(values) <= 30 else None,
+            markersize=3,
+        )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # there is no epoch 2.5
+    ax.set_xlabel(x_label)
+    ax.set_ylabel("value" if len(keys) > 1 else str(keys[0]))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    if title:
+        ax.set_title(title)
+    return figure
+
+
+def confusion_matrix_plot(
+    matrix,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = True,
+    title: str | None = "Confusion matrix",
+    ax: Axes | None = None,
+) -> Figure:
+    """A confusion matrix as an image, rows the true class and columns the predicted one.
+
+    Args:
+        matrix: `[K, K]` counts, `matrix[i, j]` = images of class i predicted as class j.
+        class_names: name of each class; defaults to 0 .. K-1.
+        normalize: divide each row by its total, so cells are the fraction of each true class
+            (rows with no images stay 0).
+        title: axes title; `None` for none.
+        ax: axes to draw into; a new figure is made when `None`.
+
+    Returns:
+        The Figure holding the axes (and a colour bar). Cells show their value for up to 20 classes.
+
+    Raises:
+        ValueError: naming `matrix` or `class_names` when the shapes disagree or counts are negative.
+    """
+    counts = np.asarray(matrix, dtype=float)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] == 0:
+        raise ValueError(f"matrix must be a square [K, K] array of counts, got shape {counts.shape}.")
+    if not np.all(np.isfinite(counts)) or counts.min() < 0:
+        raise ValueError("matrix must hold finite counts >= 0.")
+    size = counts.shape[0]
+    if class_names is None:
+        class_names = [str(i) for i in range(size)]
+    class_names = [str(name) for name in class_names]
+    if len(class_names) != size:
+        raise ValueError(f"class_names has {len(class_names)} names for a {size}x{size} matrix.")
+
+    if normalize:
+        totals = counts.sum(axis=1, keepdims=True)
+        shown = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+        top = 1.0
+    else:
+        shown = counts
+        top = max(float(counts.max()), 1.0)
+
+    side = min(4.0 + 0.45 * size, 16.0)
+    figure, ax = _figure(ax, (side + 1.2, side))
+    image = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=top, interpolation="nearest")
+    figure.colorbar(image, ax=ax, label="fraction of true class" if normalize else "count", shrink=0.8)
+    if size <= 20:
+        integral = not normalize and np.all(np.mod(counts, 1) == 0)
+        fontsize = 9 if size <= 10 else 6
+        for row in range(size):
+            for column in range(size):
+                value = shown[row, column]
+                text = f"{int(value)}" if integral else (f"{value:.2f}" if normalize else f"{value:.3g}")
+                ax.text(column, row, text, ha="center", va="center", fontsize=fontsize,
+                        color="white" if value > 0.5 * top else "black")
+    if size <= 40:
+        ax.set_xticks(range(size), class_names, rotation=45 if max(map(len, class_names)) > 2 else 0,
+                      ha="right" if max(map(len, class_names)) > 2 else "center")
+        ax.set_yticks(range(size), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    return figure
+
+
+def _unit_number(value, name: str) -> float:
+    """A single finite number in [0, 1] (a rate or an area)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}.") from None
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {number}; rates and areas are fractions.")
+    return number
+
+
+def roc_curve_plot(
+    false_positive_rate,
+    true_positive_rate,
+    chosen_point=None,
+    auc: float | None = None,
+    equal_error_rate: float | None = None,
+    title: str | None = "ROC curve",
+    ax: Axes | None = None,
+) -> Figure:
+    """A ROC curve of pair verification, with the chance diagonal and an optional chosen threshold.
+
+    "Positive" means same class (pair label 1; 0 = different class): the true positive rate is the
+    fraction of same-class pairs called "same", the false positive rate the fraction of
+    different-class pairs called "same". The rates are those of a sweep of thresholds, such as
+    `sklearn.metrics.roc_curve` returns; whether the scores were distances or similarities does not
+    matter here.
+
+    Args:
+        false_positive_rate: `[T]` false positive rates, each in [0, 1].
+        true_positive_rate: `[T]` true positive rates, each in [0, 1], one per false positive rate.
+        chosen_point: optional `(fpr, tpr, threshold)` of the threshold in use, drawn as a marked
+            point annotated "threshold 0.73".
+        auc: area under the curve, shown in the legend; optional.
+        equal_error_rate: the rate where false positives equal false negatives, shown in the
+            legend and marked on the curve at `(eer, 1 - eer)`; optional.
+        title: axes title; `None` for none.
+        ax: axes to draw into; a new figure is made when `None`.
+
+    Returns:
+        The Figure holding the axes: the ROC line first, then the dashed chance diagonal, then the
+        equal-error and chosen points when given.
+
+    Raises:
+        ValueError: naming the argument when the rates differ in length, have fewer than two
+            values, or a rate, `auc` or `equal_error_rate` lies outside [0, 1].
+
+    Example:
+        >>> fpr, tpr, thresholds = sklearn.metrics.roc_curve(pair_label, -distance)
+        >>> fig = roc_curve_plot(fpr, tpr, chosen_point=(0.1, 0.9, 0.73), auc=0.95)
+    """
+    rates = {}
+    for name, values in (("false_positive_rate", false_positive_rate),
+                         ("true_positive_rate", true_positive_rate)):
+        try:
+            array = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a 1-D array of rates in [0, 1].") from None
+        if array.ndim != 1 or len(array) < 2:
+            raise ValueError(
+                f"{name} must be a 1-D array of at least two rates, got shape {array.shape}."
+            )
+        if not np.all((array >= 0.0) & (array <= 1.0)):  # also rejects NaN
+            raise ValueError(
+                f"{name} must hold rates in [0, 1], found values from {np.nanmin(array)} to "
+                f"{np.nanmax(array)}; pass rates, not counts or thresholds."
+            )
+        rates[name] = array
+    fpr, tpr = rates["false_positive_rate"], rates["true_positive_rate"]
+    if len(fpr) != len(tpr):
+        raise ValueError(
+            f"true_positive_rate has {len(tpr)} values but false_positive_rate has {len(fpr)}; "
+            "give one (fpr, tpr) pair per threshold."
+        )
+    if auc is not None:
+        auc = _unit_number(auc, "auc")
+    if equal_error_rate is not None:
+        equal_error_rate = _unit_number(equal_error_rate, "equal_error_rate")
+    if chosen_point is not None:
+        if isinstance(chosen_point, str) or np.ndim(chosen_point) != 1 or len(chosen_point) != 3:
+            raise ValueError(
+                f"chosen_point must be (fpr, tpr, threshold), got {chosen_point!r}."
+            )
+        point_fpr = _unit_number(chosen_point[0], "chosen_point's fpr")
+        point_tpr = _unit_number(chosen_point[1], "chosen_point's tpr")
+        try:
+            point_threshold = float(chosen_point[2])
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"chosen_point's threshold must be a number, got {chosen_point[2]!r}."
+            ) from None
+
+    figure, ax = _figure(ax, (5.5, 5.0))
+    label = "ROC" if auc is None else f"ROC (AUC = {auc:.3f})"
+    ax.plot(fpr, tpr, color="C0", linewidth=2.0, label=label)
+    ax.plot([0.0, 1.0], [0.0, 1.0], color="grey", linestyle="--", linewidth=1.0, label="chance")
+    if equal_error_rate is not None:
+        ax.plot([equal_error_rate], [1.0 - equal_error_rate], linestyle="", marker="D",
+                markersize=7, color="C1", markeredgecolor="black",
+                label=f"EER = {equal_error_rate:.3f}", zorder=3)
+    if chosen_point is not None:
+        text = f"threshold {_format_score(point_threshold)}"
+        ax.plot([point_fpr], [point_tpr], linestyle="", marker="o", markersize=9,
+                markerfacecolor="none", markeredgecolor="black", markeredgewidth=2.0,
+                label=f"chosen: FPR {point_fpr:.2f}, TPR {point_tpr:.2f}", zorder=4)
+        # Text goes toward the middle of the axes, so it stays inside near any edge.
+        right = point_fpr <= 0.6
+        below = point_tpr >= 0.25
+        ax.annotate(
+            text, (point_fpr, point_tpr), xytext=(12 if right else -12, -14 if below else 14),
+            textcoords="offset points", ha="left" if right else "right",
+            va="top" if below else "bottom", fontsize=9,
+            arrowprops={"arrowstyle": "-", "color": "black", "linewidth": 0.8},
+        )
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_aspect("equal")
+    ax.set_xlabel("false positive rate (different pairs called same)")
+    ax.set_ylabel("true positive rate (same pairs called same)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    if title:
+        ax.set_title(title)
+    return figure
