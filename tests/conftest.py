@@ -7,6 +7,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from support import in_ci
+
 from siamese_kit.data import OMNIGLOT_SPLITS, DataError, ImageSet, load_dataset, omniglot_dir
 
 
@@ -50,7 +52,7 @@ def mnist():
     try:
         return load_dataset("mnist", split="train"), load_dataset("mnist", split="test")
     except DataError as error:
-        if os.environ.get("CI", "").lower() == "true":
+        if in_ci():
             pytest.fail(f"CI=true and MNIST is missing: {error}")
         pytest.skip(f"MNIST not fetched ({error})")
 
@@ -69,6 +71,7 @@ def omniglot_dir_or_skip():
         "images_evaluation.zip from https://github.com/brendenlake/omniglot (python/), e.g. "
         "../shared/data/omniglot"
     )
-    if os.environ.get("CI", "").lower() == "true":
+    if in_ci():
         pytest.fail(f"CI=true and {message}")
     pytest.skip(message)
+

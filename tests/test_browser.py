@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from support import in_ci
+
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "07_interactive_explorer.ipynb"
 DRAWING_NOTEBOOK = NOTEBOOK.with_name("08_draw_and_match.ipynb")
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None)
@@ -47,7 +49,7 @@ def _missing_browser_reason() -> str | None:
 
 
 _REASON = _missing_browser_reason()
-if _REASON and os.environ.get("CI") == "true":
+if _REASON and in_ci():
     pytest.fail(f"the browser test must run under CI: {_REASON}", pytrace=False)
 pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import write_zip
+from support import in_ci
 
 import siamese_kit.data.fetch as fetch_module
 import siamese_kit.data.omniglot as omniglot_module
@@ -83,7 +84,7 @@ def local_sources(tmp_path_factory):
     if omniglot is None or not all((omniglot / name).is_file() for name in OMNIGLOT_FILES):
         missing.append("the Omniglot zips and all_runs.zip in SIAMESE_KIT_OMNIGLOT")
     if missing:
-        if os.environ.get("CI", "").lower() == "true":
+        if in_ci():
             pytest.fail(f"CI=true and the classroom test lacks {' and '.join(missing)}")
         pytest.skip(f"missing {' and '.join(missing)}")
     return {"mnist": stick / "mnist", "omniglot": omniglot, "mnist_md5": digests}

