@@ -291,10 +291,8 @@ def _fetch_missing(args, source, named) -> int:
     from .data import DataError, fetch_dataset, missing_datasets
     from .data.fetch import SUPPORTED
 
-    if args.home is not None:
-        os.environ["SIAMESE_KIT_DATA"] = str(args.home)  # where missing_datasets and the loaders look
     names = list(SUPPORTED) if args.fetch_all else [args.name]
-    missing = missing_datasets(names)
+    missing = missing_datasets(names, home=args.home)
     unavailable = []
     for name in names:
         if name not in missing:

@@ -94,13 +94,14 @@ def test_under_ci_a_missing_dataset_is_not_skipped(tmp_path):
 
 
 def test_fetch_missing_names_what_cannot_be_had_and_exits_3(tmp_path, monkeypatch, capsys):
-    import siamese_kit.data.fetch as fetch_module
+    import siamese_kit.data as data
 
     def offline(name, **kwargs):
-        raise fetch_module.DataError(f"could not download {name} (offline)")
+        raise data.DataError(f"could not download {name} (offline)")
 
-    monkeypatch.setenv("SIAMESE_KIT_OMNIGLOT", str(tmp_path / "no-omniglot"))
-    monkeypatch.setattr(fetch_module, "fetch_dataset", offline)
+    monkeypatch.delenv("SIAMESE_KIT_OMNIGLOT", raising=False)
+    data_home_before = os.environ.get("SIAMESE_KIT_DATA")
+    monkeypatch.setattr(data, "fetch_dataset", offline)
     (tmp_path / "home" / "mnist").mkdir(parents=True)  # MNIST counts as here: not fetched again
     status = cli.main(["data", "fetch", "--all", "--missing", "--home", str(tmp_path / "home")])
     out, err = capsys.readouterr()
@@ -109,6 +110,7 @@ def test_fetch_missing_names_what_cannot_be_had_and_exits_3(tmp_path, monkeypatc
     assert err.strip() == ("omniglot: not here and could not be fetched (could not download omniglot (offline)). "
                            "Fix: siamese-kit data fetch omniglot (or set SIAMESE_KIT_OMNIGLOT to a folder holding "
                            "its zips)")
+    assert os.environ.get("SIAMESE_KIT_DATA") == data_home_before  # --home changes nothing for what runs next
 
 
 def test_in_ci_reads_any_true_ish_value(monkeypatch):

@@ -439,7 +439,7 @@ FETCH_COMMANDS = {
 }
 
 
-def missing_datasets(names) -> dict[str, str]:
+def missing_datasets(names, home: str | os.PathLike | None = None) -> dict[str, str]:
     """Which of the named datasets cannot be read here, without loading or downloading anything.
 
     MNIST counts as present when its IDX files or a prepared TFDS copy are in the data home; Omniglot
@@ -448,6 +448,8 @@ def missing_datasets(names) -> dict[str, str]:
 
     Args:
         names: dataset names, for example `("mnist", "omniglot")`.
+        home: data folder; defaults to `data_home()`. `SIAMESE_KIT_OMNIGLOT`, when set, still names
+            Omniglot's folder, as it does for the loaders.
 
     Returns:
         `{name: the command that fetches it}` for each missing one; empty when all are here.
@@ -455,18 +457,18 @@ def missing_datasets(names) -> dict[str, str]:
     Raises:
         DataError: for a name that is not one of `SUPPORTED`.
     """
+    home = Path(home) if home is not None else data_home()
     missing = {}
     for name in names:
         if name not in FETCH_COMMANDS:
             raise DataError(f"missing_datasets: unknown dataset {name!r}; known: {', '.join(FETCH_COMMANDS)}.")
         if name == "mnist":
-            home = data_home()
             present = (home / "mnist").is_dir() or _tfds_prepared(home / "tfds", "mnist")
         else:
-            from .omniglot import omniglot_dir  # omniglot.py imports this module
+            from .omniglot import OMNIGLOT_ENV  # omniglot.py imports this module
 
-            folder = omniglot_dir()
-            present = folder is not None and all(
+            folder = Path(os.environ[OMNIGLOT_ENV]).expanduser() if os.environ.get(OMNIGLOT_ENV) else home / "omniglot"
+            present = all(
                 (folder / f"{part}.zip").is_file() or (folder / part).is_dir()
                 for part in ("images_background", "images_evaluation", "images_background_small1", "all_runs")
             )
