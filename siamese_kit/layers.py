@@ -12,11 +12,15 @@ PACKAGE = "siamese_kit"
 class EuclideanDistance(keras.layers.Layer):
     """Euclidean distance between two batches of embeddings: the contrastive twin's head.
 
-    Small distance means "same class". The square root is taken of `max(sum, epsilon)` so that the
-    gradient stays finite when two embeddings coincide.
+    Small distance means "same class". It is computed in float32 whatever the layer's dtype policy
+    (under `mixed_float16` a small epsilon would round to 0 and squared distances overflow), as
+    `sqrt(sum + epsilon)`: the gradient stays finite where two embeddings coincide and, unlike a floor
+    `sqrt(max(sum, epsilon))`, never vanishes for two points that are close but apart, so a collapsed
+    different-class pair is still pushed apart.
 
     Args:
-        epsilon: floor under the squared distance.
+        epsilon: added under the square root; the distance of two identical embeddings is
+            `sqrt(epsilon)`.
 
     Returns (when called on `[a, b]`, each `[B, D]`):
         float tensor `[B]` of distances.
@@ -27,14 +31,14 @@ class EuclideanDistance(keras.layers.Layer):
 
     score_kind = "distance"
 
-    def __init__(self, epsilon: float = 1e-9, **kwargs):
+    def __init__(self, epsilon: float = 1e-12, **kwargs):
         super().__init__(**kwargs)
-        self.epsilon = epsilon
+        self.epsilon = float(epsilon)
 
     def call(self, inputs):
-        first, second = inputs
+        first, second = (ops.cast(x, "float32") for x in inputs)
         squared = ops.sum(ops.square(first - second), axis=-1)
-        return ops.sqrt(ops.maximum(squared, self.epsilon))
+        return ops.sqrt(squared + self.epsilon)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0][:-1])

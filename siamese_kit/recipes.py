@@ -400,15 +400,21 @@ def build_twin_model(recipe: TwinRecipe, channels: int = 1) -> SiameseModel:
     Returns:
         compiled SiameseModel whose pair score is the probability of "same".
     """
-    keras.mixed_precision.set_global_policy("mixed_float16" if recipe.mixed_precision else "float32")
     keras.utils.set_random_seed(recipe.seed)
     shape = (recipe.image_size, recipe.image_size, channels)
-    if recipe.encoder == "koch_105":
-        encoder = koch_105(shape, feature_dim=recipe.feature_dim)
-    else:
-        encoder = conv4(shape, feature_dim=recipe.feature_dim, width=recipe.width, growth=recipe.growth,
-                        pool_last=False)
-    model = SiameseModel(encoder, TwinClassifierHead())
+    # Layers take the global policy when they are made; set it for this model only, so a model built
+    # later in the same kernel does not train in float16 unasked.
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16" if recipe.mixed_precision else "float32")
+    try:
+        if recipe.encoder == "koch_105":
+            encoder = koch_105(shape, feature_dim=recipe.feature_dim)
+        else:
+            encoder = conv4(shape, feature_dim=recipe.feature_dim, width=recipe.width, growth=recipe.growth,
+                            pool_last=False)
+        model = SiameseModel(encoder, TwinClassifierHead())
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
     rate = recipe.learning_rate
     if recipe.schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(recipe.learning_rate, recipe.iterations)

@@ -57,3 +57,46 @@ def test_centroid_decoder_argument_errors():
         CentroidDecoder(0)
     with pytest.raises(ValueError, match="momentum"):
         CentroidDecoder(3, momentum=1.0)
+
+
+def test_a_collapsed_different_pair_is_still_pushed_apart():
+    # Two embeddings 1e-6 apart: a floor under the squared distance (max(sum, 1e-9)) gave them a
+    # gradient of exactly 0, so the contrastive loss could never separate them.
+    import tensorflow as tf
+
+    first = tf.Variable([[0.0, 0.0]])
+    second = tf.constant([[1e-6, 0.0]])
+    with tf.GradientTape() as tape:
+        loss = ContrastiveLoss(margin=2.0)(tf.constant([0.0]), EuclideanDistance()([first, second]))
+    gradient = tape.gradient(loss, first).numpy()
+    assert float(loss) == pytest.approx(2.0, abs=1e-5)
+    assert gradient[0, 0] > 0.5  # a descent step moves `first` away from `second` (towards -x)
+    assert np.all(np.isfinite(gradient))
+
+
+def test_identical_embeddings_have_a_finite_gradient_and_a_tiny_distance():
+    import tensorflow as tf
+
+    first = tf.Variable([[0.3, -0.2]])
+    with tf.GradientTape() as tape:
+        distance = EuclideanDistance()([first, tf.constant([[0.3, -0.2]])])
+    assert float(distance[0]) == pytest.approx(1e-6, rel=1e-3)
+    assert np.all(np.isfinite(tape.gradient(distance, first).numpy()))
+
+
+def test_distance_is_float32_under_mixed_precision():
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        layer = EuclideanDistance()
+        a = np.zeros((2, 4), np.float16)
+        b = np.full((2, 4), 200.0, np.float16)  # squared distance 160,000: past float16's 65,504
+        distance = layer([keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)])
+        same = layer([keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(a)])
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    assert keras.backend.standardize_dtype(distance.dtype) == "float32"
+    np.testing.assert_allclose(distance.numpy(), [400.0, 400.0], rtol=1e-6)
+    assert float(same[0]) > 0  # the epsilon survives: float16 would have rounded it to 0

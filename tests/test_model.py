@@ -113,3 +113,30 @@ def test_recipes_refuse_bad_settings_by_name():
         OneShotRecipe(learning_rate=0.0)
     with pytest.raises(ValueError, match=r"unknown setting\(s\) \['way'\]"):
         OneShotRecipe.from_dict({"way": 5})
+
+
+def test_a_head_that_does_not_declare_its_score_kind_is_refused():
+    import keras
+
+    from siamese_kit import SiameseModel, lenet_28
+
+    @keras.saving.register_keras_serializable(package="tests")
+    class L1Head(keras.layers.Layer):  # a distance head that forgot to say so
+        def call(self, inputs):
+            return keras.ops.sum(keras.ops.abs(inputs[0] - inputs[1]), axis=-1)
+
+    model = SiameseModel(lenet_28(4), L1Head())
+    with pytest.raises(ValueError, match=r"L1Head does not declare score_kind.*\"distance\""):
+        model.score_kind
+
+
+def test_a_mixed_precision_recipe_does_not_leave_its_policy_behind():
+    import keras
+
+    from siamese_kit.recipes import TwinRecipe, build_twin_model
+
+    before = keras.mixed_precision.global_policy().name
+    model = build_twin_model(TwinRecipe(iterations=2, image_size=28, mixed_precision=True))
+    assert keras.mixed_precision.global_policy().name == before == "float32"
+    assert model.encoder.layers[1].compute_dtype == "float16"
+    assert keras.layers.Dense(2).compute_dtype == "float32"  # a layer made afterwards is not float16

@@ -70,7 +70,15 @@ class SiameseModel(keras.Model):
     @property
     def score_kind(self) -> str:
         """`"distance"` (small = same) or `"similarity"` (large = same), from the head."""
-        return getattr(self.head, "score_kind", "similarity")
+        kind = getattr(self.head, "score_kind", None)
+        if kind not in ("distance", "similarity"):
+            # Guessing would invert every threshold, AUC and one-shot choice of a distance head.
+            raise ValueError(
+                f"SiameseModel: the head {type(self.head).__name__} does not declare score_kind "
+                f"(got {kind!r}); give its class `score_kind = \"distance\"` (small = same) or "
+                "`\"similarity\"` (large = same)."
+            )
+        return kind
 
     def call(self, inputs, training=False):
         return self._scores_and_embeddings(inputs, training)[0]
