@@ -345,16 +345,29 @@ class Checkpointer:
         return final
 
     def _prune(self) -> None:
-        """Removes all but the `keep` newest complete checkpoints, and incomplete ones older than
-        those; each is made invisible by a rename first, so a kill mid-removal leaves no half folder
-        under a checkpoint's name."""
+        """Keeps the `keep` newest checkpoints that pass their checksums and removes every folder older
+        than the oldest of them; each is made invisible by a rename first, so a kill mid-removal leaves
+        no half folder under a checkpoint's name.
+
+        A damaged or incomplete folder never takes a `keep` slot (with `keep=1` it would otherwise
+        push out the checkpoint just saved), and one newer than the kept ones is left alone: a
+        resume skips it, and removing it is not this run's call.
+        """
         folders = self._step_dirs()
-        complete = [(step, folder) for step, folder in folders if (folder / MANIFEST_FILE).is_file()]
-        kept = complete[: self.keep]
-        oldest_kept = kept[-1][0] if kept else -1
+        kept = []
         for step, folder in folders:
-            if (step, folder) in kept or (step >= oldest_kept and (step, folder) not in complete):
-                continue  # a newer folder without a manifest is not ours to judge; a resume skips it
+            if len(kept) == self.keep:
+                break
+            try:
+                self._verify(folder)
+            except CheckpointError:
+                continue
+            kept.append(step)
+        if len(kept) < self.keep:
+            return  # fewer good checkpoints than wanted: nothing is old enough to go
+        for step, folder in folders:
+            if step >= kept[-1]:
+                continue
             trash = Path(tempfile.mkdtemp(prefix=f".trash-{folder.name}-", dir=self.directory))
             os.replace(folder, trash / folder.name)
             shutil.rmtree(trash, ignore_errors=True)

@@ -362,3 +362,38 @@ def test_same_seed_same_pairs_episodes_and_loss_curve():
         train_loop(contrastive_model(decoder=False), pair_stream(imageset, 8, seed=4), 15, monitor=monitor)
         curves.append(monitor.losses)
     assert curves[0] == curves[1] and len(set(curves[0])) > 1
+
+
+def _damage(folder: Path) -> None:
+    data = next(folder.glob("weights.data-*"))
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+
+
+def test_a_damaged_newer_checkpoint_never_takes_a_keep_slot(tmp_path):
+    # keep=1 with a damaged step-20 beside the run: the pruning counted any folder with a manifest, so
+    # every fresh save (older than step 20) was deleted at once.
+    folder = tmp_path / "checkpoints"
+    model = contrastive_model()
+    checkpointer = Checkpointer(folder, every=5, keep=1)
+    checkpointer.save(model, 20)
+    _damage(folder / "step-00000020")
+    checkpointer.save(model, 5)
+    assert (folder / "step-00000005").is_dir(), "the checkpoint just saved was pruned"
+    checkpointer.save(model, 10)
+    assert _checkpoint_steps(folder) == [10, 20]  # step 5 gone (older than the kept 10); 20 left alone
+
+
+def test_the_checkpoint_resumed_from_is_not_pruned_by_a_damaged_newer_one(tmp_path):
+    folder = tmp_path / "checkpoints"
+    model = contrastive_model()
+    stream = lambda start: pair_stream(make_imageset(), 8, seed=1, start_batch=start)  # noqa: E731
+    train_loop(model, stream, 10, checkpoint=Checkpointer(folder, every=5, keep=2))
+    _damage(folder / "step-00000010")
+    resumed = contrastive_model(seed=3)
+    with pytest.warns(UserWarning, match="does not match its checksum"):
+        train_loop(resumed, stream, 8, checkpoint=Checkpointer(folder, every=7, keep=2, resume=True))
+    # Resumed from 5, saved 7 and 8: the good ones kept are 8 and 7; 5 may go, but never before a
+    # newer good one exists, and the damaged 10 does not count as one.
+    assert _checkpoint_steps(folder) == [7, 8, 10]
+    with pytest.warns(UserWarning, match="step-00000010"):
+        assert Checkpointer(folder, every=7, resume=True).latest().step == 8
