@@ -24,7 +24,7 @@ def pytest_collection_modifyitems(config, items):
             continue
         if path not in reasons:
             missing = missing_datasets(notebook_datasets(path))
-            reasons[path] = (f"{path.name}: {', '.join(missing)} not here; run `"
-                             + "` and `".join(missing.values()) + "`") if missing else None
+            reasons[path] = (f"{path.name}: {', '.join(missing)} not here. Fix: "
+                             + "; ".join(missing.values())) if missing else None
         if reasons[path]:
             item.add_marker(pytest.mark.skip(reason=reasons[path]))

@@ -82,7 +82,7 @@ def test_a_notebook_whose_data_is_missing_is_skipped_whole_with_its_fix(tmp_path
                           capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "failed" not in done.stdout and "NameError" not in done.stdout
-    assert "03_train_omniglot_twin.ipynb: omniglot not here; run `siamese-kit data fetch omniglot" in done.stdout
+    assert "03_train_omniglot_twin.ipynb: omniglot not here. Fix: siamese-kit data fetch omniglot" in done.stdout
 
 
 def test_under_ci_a_missing_dataset_is_not_skipped(tmp_path):
