@@ -70,7 +70,7 @@ def test_missing_datasets_names_each_with_its_fetch_command(tmp_path, monkeypatc
 
 def test_each_notebook_names_the_data_it_reads():
     needs = {path.name[:2]: notebook_datasets(path) for path in sorted((ROOT / "notebooks").glob("0*.ipynb"))}
-    assert needs["01"] == () and needs["02"] == ("mnist",) and needs["03"] == ("omniglot",)
+    assert needs["01"] == needs["02"] == ("mnist",) and needs["03"] == ("omniglot",)
     assert needs["04"] == ("omniglot",) and needs["08"] == ("omniglot",) and needs["05"] == ("mnist",)
 
 
