@@ -44,9 +44,15 @@ def test_quick_run_reports_every_figure(quick_run):
                 "make_pairs_pairs_per_s", "stream_steps_per_s", "in_memory_steps_per_s",
                 "eval_speedup_embed_once", "eval_embed_once_s", "eval_pair_calls_s"):
         assert summary[key] > 0, key
-    for key in ("train_ratio_vs_in_memory", "train_cpu_ratio_vs_in_memory",
-                "train_ratio_control_in_memory_vs_itself"):
-        assert 0.2 < summary[key] < 5, key
+    # Ratios are what their parts say they are, and the speed-up is what the two timings give.
+    assert summary["eval_speedup_embed_once"] == pytest.approx(
+        summary["eval_pair_calls_s"] / summary["eval_embed_once_s"], rel=1e-2)  # timings are reported rounded
+    assert summary["train_ratio_vs_in_memory"] == pytest.approx(
+        summary["stream_steps_per_s"] / summary["in_memory_steps_per_s"], rel=0.05)
+    # Embedding once must beat calling the twin on every pair even in the quick run (the full run's
+    # target is 10x); the generator baseline is the slow one by construction.
+    assert summary["eval_speedup_embed_once"] > 2
+    assert summary["stream_pairs_per_s"] > summary["generator_pairs_per_s"]
     assert summary["device"].startswith(("CPU", "GPU"))
 
 
@@ -58,7 +64,11 @@ def test_quick_run_memory_figures_are_consistent(quick_run):
     assert peak["data_growth"] == 4.0
     # keras.io's pairs hold every image twice, once per pair: 4N images' worth.
     assert peak["keras.io_pairs"] == pytest.approx(peak["data_4N"], rel=1e-3)
-    assert isinstance(peak["grows_no_faster_than_data"], bool)
+    # The verdict and the figures behind it agree (recomputed here from the reported numbers).
+    above = peak["above_baseline"]
+    assert above["N"] == pytest.approx(peak["N"] - peak["baseline"], abs=0.11)
+    assert above["4N"] == pytest.approx(peak["4N"] - peak["baseline"], abs=0.11)
+    assert peak["grows_no_faster_than_data"] is (above["4N"] <= peak["data_growth"] * above["N"] + 0.1)
 
 
 def test_quick_run_both_evaluations_choose_alike(quick_run):
