@@ -31,6 +31,7 @@ from pathlib import Path
 
 import keras
 
+from ._checks import positive_int
 from .data.fetch import file_digest
 
 FORMAT = 1
@@ -68,9 +69,7 @@ class CheckpointState:
 
 
 def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"Checkpointer: {name} must be a positive integer (e.g. 500), got {value!r}.")
-    return value
+    return positive_int(value, f"Checkpointer: {name}", example="500")
 
 
 def _json_round_trip(config):

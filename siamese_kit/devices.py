@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 
+from ._checks import positive_int
+
 STRATEGY_KINDS = ("auto", "mirrored", "default")
 
 
@@ -47,8 +49,7 @@ def cpu_replicas(count: int) -> list[str]:
         >>> with strategy("mirrored").scope():     # 2 replicas, one per logical CPU
         ...     model = build_contrastive_model(recipe, (28, 28, 1), 10)
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"cpu_replicas: count must be a positive integer (e.g. 2), got {count!r}.")
+    count = positive_int(count, "cpu_replicas: count", example="2")
     import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]

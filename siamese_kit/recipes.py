@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ._checks import positive_int
 from .data.augment import AffineDistortion
 from .data.episodes import episode_stream, fixed_episodes
 from .data.imageset import ImageSet
@@ -66,9 +67,7 @@ class _RecipeSettings:
 
     def _require_positive_ints(self, *names: str) -> None:
         for name in names:
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{type(self).__name__}: {name} must be a positive integer, got {value!r}.")
+            positive_int(getattr(self, name), f"{type(self).__name__}: {name}")
 
 
 @dataclass

@@ -140,3 +140,15 @@ def test_a_mixed_precision_recipe_does_not_leave_its_policy_behind():
     assert keras.mixed_precision.global_policy().name == before == "float32"
     assert model.encoder.layers[1].compute_dtype == "float16"
     assert keras.layers.Dense(2).compute_dtype == "float32"  # a layer made afterwards is not float16
+
+
+def test_one_positive_integer_check_serves_every_argument():
+    from siamese_kit._checks import positive_int
+    from siamese_kit.data import DataError
+
+    assert positive_int(np.int64(3), "x: n") == 3 and isinstance(positive_int(np.int64(3), "x: n"), int)
+    for bad in (0, -2, True, 2.0, "4", None):
+        with pytest.raises(ValueError, match=r"^x: n must be a positive integer \(e\.g\. 8\), got "):
+            positive_int(bad, "x: n", example="8")
+    with pytest.raises(DataError, match="fixed_episodes: count must be a positive integer, got 0"):
+        positive_int(0, "fixed_episodes: count", error=DataError)

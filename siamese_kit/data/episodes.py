@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from .._checks import positive_int
 from .imageset import DataError, ImageSet
 from .pairs import augment_both, numbered_stream, pixel_tensor
 
@@ -257,8 +258,7 @@ def fixed_episodes(
         DataError: as `episode_stream`, or for a `count` below 1.
     """
     _check_episode_args(imageset, ways, shots, queries)
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-        raise DataError(f"fixed_episodes: count must be a positive integer, got {count!r}.")
+    positive_int(count, "fixed_episodes: count", error=DataError)
     tables = _EpisodeTables(imageset, ways, shots + queries, within_group)
     sample = tf.function(
         lambda number: _sample_episode_indices(tables, ways, shots, queries, seed, number)

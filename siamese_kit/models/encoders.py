@@ -11,6 +11,8 @@ from typing import Callable
 import keras
 from keras import layers
 
+from .._checks import positive_int
+
 
 def lenet_28(
     embedding_dim: int = 2,
@@ -131,8 +133,7 @@ def conv4(
         keras.Model from pixels `[B, H, W, C]` to features `[B, feature_dim]`.
     """
     _check_dim(feature_dim, "conv4")
-    if not isinstance(growth, int) or growth < 1:
-        raise ValueError(f"conv4: growth must be a positive integer, got {growth!r}.")
+    positive_int(growth, "conv4: growth")
     inputs = keras.Input(shape=input_shape, name="pixels")
     x = _pixels_to_unit(inputs, invert)
     for index in range(1, 5):
@@ -150,8 +151,7 @@ def conv4(
 
 
 def _check_dim(embedding_dim, builder: str) -> None:
-    if not isinstance(embedding_dim, int) or embedding_dim < 1:
-        raise ValueError(f"{builder}: embedding_dim must be a positive integer, got {embedding_dim!r}.")
+    positive_int(embedding_dim, f"{builder}: embedding_dim")
 
 
 ENCODERS: dict[str, Callable[..., keras.Model]] = {"lenet_28": lenet_28, "koch_105": koch_105, "conv4": conv4}
