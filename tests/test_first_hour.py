@@ -118,3 +118,11 @@ def test_in_ci_reads_any_true_ish_value(monkeypatch):
                             ("0", False), ("false", False)):
         monkeypatch.setenv("CI", value)
         assert in_ci() is expected, value
+
+
+def test_the_demo_prints_no_tensorflow_noise(mnist, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "siamese_kit.cli", "demo", "--iterations", "20",
+                           "--out", str(tmp_path / "demo")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == "", done.stderr[-2000:]
+    assert "test nearest-centroid accuracy" in done.stdout and "next: open notebooks/01" in done.stdout
