@@ -64,11 +64,14 @@ def test_quick_run_memory_figures_are_consistent(quick_run):
     assert peak["data_growth"] == 4.0
     # keras.io's pairs hold every image twice, once per pair: 4N images' worth.
     assert peak["keras.io_pairs"] == pytest.approx(peak["data_4N"], rel=1e-3)
-    # The verdict and the figures behind it agree (recomputed here from the reported numbers).
+    # The verdict and the figures behind it agree (recomputed here from the reported numbers; each
+    # probe has its own baseline, and the one reported is N's).
     above = peak["above_baseline"]
     assert above["N"] == pytest.approx(peak["N"] - peak["baseline"], abs=0.11)
-    assert above["4N"] == pytest.approx(peak["4N"] - peak["baseline"], abs=0.11)
-    assert peak["grows_no_faster_than_data"] is (above["4N"] <= peak["data_growth"] * above["N"] + 0.1)
+    assert 0 < above["4N"] <= peak["4N"]
+    room = peak["data_growth"] * above["N"] - above["4N"]
+    if abs(room) > 0.5:  # the figures are rounded to 0.1 MB: no verdict to check right at the edge
+        assert peak["grows_no_faster_than_data"] is (room > 0)
 
 
 def test_quick_run_both_evaluations_choose_alike(quick_run):
