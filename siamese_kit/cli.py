@@ -253,7 +253,7 @@ def _split_local_sources(entries: list[str]) -> tuple[Path | None, dict[str, Pat
 
 
 def _data_fetch(args) -> int:
-    from .data import fetch_all, fetch_dataset
+    from .data import fetch_all
 
     if args.fetch_all == (args.name is not None):
         raise ValueError("name a dataset (mnist or omniglot) or pass --all, not both; e.g. "
@@ -275,20 +275,25 @@ def _data_fetch(args) -> int:
                          f"{args.name}; use --all to fetch several datasets.")
     if named and source is not None:
         raise ValueError("--from given twice for one dataset; pass one PATH.")
-    path = named.get(args.name, source)
-    if args.name == "mnist":
-        if args.link:
-            raise ValueError("--link applies to omniglot only (MNIST is always copied and checked).")
-        folder = fetch_dataset("mnist", source=args.source, home=args.home, package_path=path)
-    else:
-        folder = fetch_dataset("omniglot", home=args.home, source=path, link=args.link)
+    if args.name == "mnist" and args.link:
+        raise ValueError("--link applies to omniglot only (MNIST is always copied and checked).")
+    folder = _fetch_one(args, args.name, named.get(args.name, source))
     print(f"{args.name}: ready in {folder}")
     return 0
 
 
+def _fetch_one(args, name: str, path):
+    """Fetches one dataset with the command's options (MNIST's --source, Omniglot's --link)."""
+    from .data import fetch_dataset
+
+    if name == "mnist":
+        return fetch_dataset("mnist", source=args.source, home=args.home, package_path=path)
+    return fetch_dataset(name, home=args.home, source=path, link=args.link)
+
+
 def _fetch_missing(args, source, named) -> int:
     """Fetches each named dataset that is not here; one line for each, exit status 3 if one cannot be had."""
-    from .data import DataError, fetch_dataset, missing_datasets
+    from .data import DataError, missing_datasets
     from .data.fetch import SUPPORTED
 
     names = list(SUPPORTED) if args.fetch_all else [args.name]
@@ -298,12 +303,8 @@ def _fetch_missing(args, source, named) -> int:
         if name not in missing:
             print(f"{name}: already here")
             continue
-        path = named.get(name, source)
         try:
-            if name == "mnist":
-                folder = fetch_dataset("mnist", source=args.source, home=args.home, package_path=path)
-            else:
-                folder = fetch_dataset(name, home=args.home, source=path, link=args.link)
+            folder = _fetch_one(args, name, named.get(name, source))
             print(f"{name}: ready in {folder}")
         except DataError as error:
             reason = str(error).splitlines()[0]
