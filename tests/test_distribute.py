@@ -2,7 +2,9 @@
 
 TensorFlow fixes its devices when it first runs an op, so the distributed runs happen in a fresh
 subprocess (this file run as a script) that splits the CPU before anything else; the test compares
-what it reports. Same seed and same global batch (16 pairs: 8 per replica) on both sides.
+what it reports. Same seed and same global batch (16 pairs: 8 per replica; 2 stacked episodes: 1 per
+replica) on both sides, for each model kind: the contrastive twin, the BCE twin classifier and the
+prototype model. The towers have no batch normalisation, whose statistics are per replica.
 """
 
 import json
@@ -64,6 +66,50 @@ def _child() -> dict:
             "replicas": chosen.num_replicas_in_sync,
         }
 
+    def trained_kind(chosen, kind):
+        """The BCE twin or the prototype model, trained with train_loop under `chosen`.
+
+        Plain SGD: Adam divides the gradient by its own size, so a gradient N times too large on N
+        replicas would train the same and hide a loss that is not divided by the replica count.
+        """
+        from siamese_kit.data import episode_stream
+        from siamese_kit.layers import TwinClassifierHead
+        from siamese_kit.models import PrototypeModel, SiameseModel, lenet_28
+
+        with chosen.scope():
+            keras.utils.set_random_seed(5)
+            tower = lenet_28(8, input_shape=imageset.image_shape, bottleneck=None)
+            if kind == "bce_twin":
+                model = SiameseModel(tower, TwinClassifierHead())
+                model.compile(optimizer=keras.optimizers.SGD(0.05), loss=keras.losses.BinaryCrossentropy())
+                stream = pair_stream(imageset, GLOBAL_BATCH, seed=4, mode="random")
+            else:
+                model = PrototypeModel(tower)
+                model.compile(optimizer=keras.optimizers.SGD(0.05))
+                stream = episode_stream(imageset, ways=3, shots=2, queries=2, seed=4, within_group=False).batch(2)
+        monitor = TrainingMonitor(STEPS, GLOBAL_BATCH, 1)
+        initial = model.get_weights()
+        losses = train_loop(model, stream, STEPS, monitor=monitor)["history"]["loss"]
+        return {
+            "largest_weight_change": max(float(np.abs(a - b).max()) for a, b in zip(model.get_weights(), initial)),
+            "losses": [float(v) for v in losses],
+            "weights": [w.tolist() for w in model.get_weights()],
+            "embeddings": model.embed(imageset).tolist(),
+        }
+
+    def single_episodes_on_replicas():
+        from siamese_kit.data import episode_stream
+        from siamese_kit.models import PrototypeModel, lenet_28
+
+        with mirrored.scope():
+            model = PrototypeModel(lenet_28(8, input_shape=imageset.image_shape, bottleneck=None))
+            model.compile(optimizer="adam")
+        try:
+            train_loop(model, episode_stream(imageset, ways=3, shots=2, queries=2, within_group=False), 1)
+        except ValueError as error:
+            return str(error)
+        return ""
+
     mirrored = strategy("auto")
     results = {
         "devices": devices,
@@ -71,6 +117,9 @@ def _child() -> dict:
         "mirrored_fit": trained(mirrored, loop=False),
         "mirrored_loop": trained(mirrored, loop=True),
         "one_device_loop": trained(strategy("default"), loop=True),
+        **{f"{kind}_{where}": trained_kind(chosen, kind) for kind in ("bce_twin", "prototype")
+           for where, chosen in (("one_device", strategy("default")), ("mirrored", mirrored))},
+        "single_episodes_refused": single_episodes_on_replicas(),
     }
     try:
         cpu_replicas(3)
@@ -121,6 +170,27 @@ def test_fit_on_two_replicas_matches_one_device(runs):
 def test_train_loop_on_two_replicas_matches_one_device(runs):
     _assert_same_training(runs["one_device_loop"], runs["mirrored_loop"])
     _assert_same_training(runs["one_device"], runs["mirrored_loop"])
+
+
+@pytest.mark.parametrize("kind", ["bce_twin", "prototype"])
+def test_every_model_kind_on_two_replicas_matches_one_device(runs, kind):
+    import numpy as np
+
+    one, two = runs[f"{kind}_one_device"], runs[f"{kind}_mirrored"]
+    # Each replica's loss is divided by the replica count before the gradients are summed; without
+    # that, 2 replicas take twice the step and these part within a few steps.
+    np.testing.assert_allclose(two["losses"], one["losses"], rtol=LOSS_RTOL, atol=LOSS_ATOL)
+    for got, expected in zip(two["weights"], one["weights"], strict=True):
+        np.testing.assert_allclose(got, expected, atol=WEIGHT_ATOL)
+    np.testing.assert_allclose(two["embeddings"], one["embeddings"], atol=WEIGHT_ATOL)
+    # Equal because right, not because nothing moved: training changed some weight by far more than
+    # the tolerance.
+    assert one["largest_weight_change"] > 20 * WEIGHT_ATOL
+
+
+def test_one_episode_per_step_on_two_replicas_is_refused_with_the_fix(runs):
+    message = runs["single_episodes_refused"]
+    assert "whole episodes per replica" in message and ".batch(2)" in message
 
 
 def test_centroids_stay_identical_on_every_replica_and_match_one_device(runs):

@@ -13,37 +13,25 @@ import keras
 import numpy as np
 from keras import ops
 
+from ..distances import pairwise_squared_distances
 from ..layers import PACKAGE
-from .twin import embed
+from .twin import _replicas_in_sync, embed
 
 
 def class_prototypes(support_embeddings, ways: int):
     """Mean embedding of each class from class-by-class support embeddings.
 
     Args:
-        support_embeddings: `[ways * shots, D]`, the shots of class 0 first, then class 1, ...
+        support_embeddings: `[..., ways * shots, D]`, the shots of class 0 first, then class 1, ...
+            (leading axes: one set per episode).
         ways: number of classes.
 
     Returns:
-        tensor `[ways, D]`.
+        tensor `[..., ways, D]`.
     """
-    return ops.mean(ops.reshape(support_embeddings, (ways, -1, ops.shape(support_embeddings)[-1])), axis=1)
-
-
-def squared_distances(queries, prototypes):
-    """Squared Euclidean distance of every query to every prototype.
-
-    Args:
-        queries: `[Q, D]`.
-        prototypes: `[W, D]`.
-
-    Returns:
-        tensor `[Q, W]`.
-    """
-    # Expanded form: one matmul instead of a [Q, W, D] difference tensor; clipped at 0 against rounding.
-    cross = ops.matmul(queries, ops.transpose(prototypes))
-    squared = ops.sum(ops.square(queries), -1)[:, None] - 2.0 * cross + ops.sum(ops.square(prototypes), -1)[None, :]
-    return ops.maximum(squared, 0.0)
+    shape = ops.shape(support_embeddings)
+    grouped = ops.reshape(support_embeddings, (*shape[:-2], ways, shape[-2] // ways, shape[-1]))
+    return ops.mean(grouped, axis=-2)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -55,6 +43,12 @@ class PrototypeModel(keras.Model):
     over the queries' negative squared distances to the prototypes. Compile it with an optimizer only;
     the loss is the model's own. `score_kind` is `"distance"`, so one-shot evaluation and pair
     decisions use Euclidean distance between embeddings.
+
+    A step takes one episode, or several stacked on a leading axis (`episode_stream(...).batch(n)`),
+    whose losses it averages. Several are what a `tf.distribute` strategy needs: it splits the stack
+    so each replica trains on whole episodes (one episode would be cut into pieces), and the loss
+    each replica differentiates is divided by the replica count, so the summed gradients are those of
+    the whole stack on one device.
 
     Args:
         encoder: the tower, a `keras.Model` from pixels to embeddings (no sigmoid on the output).
@@ -82,13 +76,27 @@ class PrototypeModel(keras.Model):
     def metrics(self):
         return [self.loss_tracker, self.accuracy_tracker]
 
+    def _stacked(self, episode) -> bool:
+        """Whether the episode dict holds several episodes on a leading axis (images one rank up)."""
+        return len(episode["support"].shape) > len(self.encoder.input_shape)
+
     def _episode_logits(self, episode, training):
         support, query = episode["support"], episode["query"]
-        ways = ops.shape(episode["classes"])[0]
-        count = ops.shape(support)[0]
-        embeddings = self.encoder(ops.concatenate([support, query], axis=0), training=training)
-        prototypes = class_prototypes(embeddings[:count], ways)
-        return -squared_distances(ops.cast(embeddings[count:], "float32"), ops.cast(prototypes, "float32"))
+        ways = ops.shape(episode["classes"])[-1]
+        if not self._stacked(episode):
+            embeddings = self.encoder(ops.concatenate([support, query], axis=0), training=training)
+            count = ops.shape(support)[0]
+            support_embeddings, query_embeddings = embeddings[:count], embeddings[count:]
+        else:
+            # Stacked episodes: every image of every episode in one encoder pass, then split back.
+            stacked, per_support, per_query = ops.shape(support)[0], ops.shape(support)[1], ops.shape(query)[1]
+            images = ops.concatenate([ops.reshape(support, (-1, *support.shape[2:])),
+                                      ops.reshape(query, (-1, *query.shape[2:]))], axis=0)
+            embeddings = self.encoder(images, training=training)
+            dim = ops.shape(embeddings)[-1]
+            support_embeddings = ops.reshape(embeddings[: stacked * per_support], (stacked, per_support, dim))
+            query_embeddings = ops.reshape(embeddings[stacked * per_support :], (stacked, per_query, dim))
+        return -pairwise_squared_distances(query_embeddings, class_prototypes(support_embeddings, ways))
 
     def call(self, episode, training=False):
         return self._episode_logits(episode, training)
@@ -107,10 +115,17 @@ class PrototypeModel(keras.Model):
     def train_step(self, episode):
         import tensorflow as tf  # the custom step is written for the TensorFlow backend
 
+        replicas = _replicas_in_sync()
+        if replicas > 1 and not self._stacked(episode):
+            raise ValueError(
+                f"PrototypeModel: training on {replicas} replicas needs whole episodes per replica; stack "
+                f"them with episode_stream(...).batch({replicas}) (or a multiple of {replicas})."
+            )
         with tf.GradientTape() as tape:
             logits = self._episode_logits(episode, training=True)
             loss, accuracy = self._loss_and_accuracy(episode, logits)
-            scaled_loss = self.optimizer.scale_loss(loss)
+            # Replicas' gradients are summed: each differentiates its share of the global mean.
+            scaled_loss = self.optimizer.scale_loss(loss / replicas)
         gradients = tape.gradient(scaled_loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
         return self._report(loss, accuracy)

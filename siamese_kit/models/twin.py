@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 import numpy as np
 from keras import ops
 
+from .._checks import positive_int
 from ..layers import PACKAGE, CentroidDecoder
 
 
@@ -90,6 +93,15 @@ class SiameseModel(keras.Model):
         scores = self.head([embeddings[:batch], embeddings[batch:]])
         return scores, embeddings
 
+    def _pair_loss(self, x, y, scores, sample_weight, training):
+        if _replicas_in_sync() > 1:
+            # One loss value per pair ([B, 1], not [B]): a loss that averages over its last axis
+            # (Keras's binary cross-entropy) would return a scalar, which Keras leaves undivided by the
+            # replica count, so N replicas would sum N whole-batch gradients. On one device the [B]
+            # form is kept: its mean rounds differently in the last bit, and published runs used it.
+            y, scores = ops.expand_dims(y, -1), ops.expand_dims(scores, -1)
+        return self.compute_loss(x=x, y=y, y_pred=scores, sample_weight=sample_weight, training=training)
+
     def _update_metrics(self, loss, y, scores):
         # Keras divides each replica's loss by the replica count (so summed gradients average the
         # global batch); the reported loss undoes that, so it reads the same on 1 or N devices.
@@ -107,7 +119,7 @@ class SiameseModel(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             scores, embeddings = self._scores_and_embeddings(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=scores, sample_weight=sample_weight, training=True)
+            loss = self._pair_loss(x, y, scores, sample_weight, training=True)
             scaled_loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
@@ -126,7 +138,7 @@ class SiameseModel(keras.Model):
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         scores, _ = self._scores_and_embeddings(x, training=False)
-        loss = self.compute_loss(x=x, y=y, y_pred=scores, sample_weight=sample_weight, training=False)
+        loss = self._pair_loss(x, y, scores, sample_weight, training=False)
         return self._update_metrics(loss, y, scores)
 
     def embed(self, images, batch_size: int = 512) -> np.ndarray:
@@ -161,8 +173,23 @@ class SiameseModel(keras.Model):
         return cls(encoder=encoder, head=head, decoder=decoder, **config)
 
 
+_COMPILED_ENCODERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _compiled_inference(encoder: keras.Model):
+    """The encoder's inference pass as one `tf.function`, traced once per encoder and image dtype."""
+    import tensorflow as tf
+
+    compiled = _COMPILED_ENCODERS.get(encoder)
+    if compiled is None:
+        # reduce_retracing: the last, smaller batch reuses the trace instead of adding one.
+        compiled = tf.function(lambda images: encoder(images, training=False), reduce_retracing=True)
+        _COMPILED_ENCODERS[encoder] = compiled
+    return compiled
+
+
 def embed(encoder: keras.Model, images, batch_size: int = 512) -> np.ndarray:
-    """Embeds images once with an encoder, batch by batch.
+    """Embeds images once with an encoder, batch by batch, through one compiled inference function.
 
     Args:
         encoder: a tower model from pixels to embeddings.
@@ -181,8 +208,10 @@ def embed(encoder: keras.Model, images, batch_size: int = 512) -> np.ndarray:
             f"the encoder {encoder.name!r} expects [N, {', '.join(map(str, expected))}]; resize the "
             "images or build the encoder with a matching input_shape."
         )
+    batch_size = positive_int(batch_size, "embed: batch_size", example="512")
+    inference = _compiled_inference(encoder)
     outputs = [
-        ops.convert_to_numpy(encoder(images[start : start + batch_size], training=False))
+        np.asarray(inference(images[start : start + batch_size]))
         for start in range(0, len(images), batch_size)
     ]
     return np.concatenate(outputs, axis=0).astype(np.float32)
