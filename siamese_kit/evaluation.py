@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 from keras import ops
 
+from ._checks import positive_int
 from .data.imageset import ImageSet
 from .data.pairs import PairSet, fixed_pairs
+from .distances import pairwise_distances
 
 
 def confusion_matrix(true_labels, predicted_labels, num_classes: int) -> np.ndarray:
@@ -52,7 +54,7 @@ def per_class_accuracy(true_labels, predicted_labels, num_classes: int) -> np.nd
         ValueError: on mismatched lengths, non-integer labels, labels outside `[0, num_classes)` or
             `num_classes` < 1.
     """
-    num_classes = _check_positive_int(num_classes, "num_classes", "per_class_accuracy")
+    num_classes = positive_int(num_classes, "per_class_accuracy: num_classes")
     arrays = []
     for name, values in (("true_labels", true_labels), ("predicted_labels", predicted_labels)):
         values = np.asarray(values)
@@ -577,7 +579,7 @@ def hardest_mistakes(scores, pair_labels, threshold: float, score_kind: str, cou
     scores, labels = _pair_arrays(scores, pair_labels, score_kind, "hardest_mistakes")
     if np.isnan(threshold):
         raise ValueError("hardest_mistakes: threshold is NaN; pass a number (e.g. from best_threshold).")
-    count = _check_positive_int(count, "count", "hardest_mistakes")
+    count = positive_int(count, "hardest_mistakes: count")
     wrong = np.flatnonzero(predict_same(scores, threshold, score_kind) != labels)
     confidence = np.abs(scores[wrong] - threshold)
     return wrong[np.argsort(-confidence, kind="stable")[:count]].astype(np.int64)
@@ -682,27 +684,13 @@ def _check_embeddings(values, name: str, caller: str) -> np.ndarray:
     return values
 
 
-def _check_positive_int(value, name: str, caller: str) -> int:
-    try:
-        whole = int(value)
-        ok = not isinstance(value, bool) and whole == value and whole >= 1
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{caller}: {name} must be an integer >= 1, got {value!r}.")
-    return whole
-
-
-def _block_distances(queries, gallery, gallery_sq_norms, self_columns=None) -> np.ndarray:
-    """Euclidean distances `[B, G]` of a block of queries to the whole gallery.
+def _block_distances(queries, gallery, self_columns=None) -> np.ndarray:
+    """Euclidean distances `[B, G]` (float64) of a block of queries to the whole gallery.
 
     `self_columns[i]`, when given, is query i's own gallery column; it is set to +inf so it is never
     a neighbour.
     """
-    query_sq_norms = np.sum(queries * queries, axis=1)
-    squared = query_sq_norms[:, None] + gallery_sq_norms[None, :] - 2.0 * (queries @ gallery.T)
-    # Rounding can leave tiny negatives where the true value is 0 (e.g. an item and its duplicate).
-    distances = np.sqrt(np.maximum(squared, 0.0))
+    distances = np.array(ops.convert_to_numpy(pairwise_distances(queries, gallery)), dtype=np.float64)
     if self_columns is not None:
         distances[np.arange(len(queries)), self_columns] = np.inf
     return distances
@@ -763,8 +751,8 @@ def nearest_neighbours(
             f"{caller}: query_embeddings have width {queries.shape[1]} but gallery_embeddings "
             f"{gallery.shape[1]}; embed both with the same encoder."
         )
-    k = _check_positive_int(k, "k", caller)
-    batch_size = _check_positive_int(batch_size, "batch_size", caller)
+    k = positive_int(k, f"{caller}: k")
+    batch_size = positive_int(batch_size, f"{caller}: batch_size")
     if exclude_self and len(queries) != len(gallery):
         raise ValueError(
             f"{caller}: exclude_self=True means query i is gallery item i, but there are {len(queries)} queries "
@@ -776,13 +764,12 @@ def nearest_neighbours(
             f"{caller}: k={k} but only {available} gallery items can be neighbours"
             f"{' (excluding the query itself)' if exclude_self else ''}; lower k."
         )
-    gallery_sq_norms = np.sum(gallery * gallery, axis=1)
     indices = np.empty((len(queries), k), dtype=np.int64)
     distances = np.empty((len(queries), k), dtype=np.float64)
     for start in range(0, len(queries), batch_size):
         stop = min(start + batch_size, len(queries))
         self_columns = np.arange(start, stop) if exclude_self else None
-        block = _block_distances(queries[start:stop], gallery, gallery_sq_norms, self_columns)
+        block = _block_distances(queries[start:stop], gallery, self_columns)
         indices[start:stop], distances[start:stop] = _smallest_k(block, k)
     return indices, distances
 
@@ -847,7 +834,7 @@ def retrieval_metrics(embeddings, labels, ks=(1, 5, 10), batch_size: int = 1024)
         )
     if len(points) < 2:
         raise ValueError(f"{caller}: need at least 2 items for leave-one-out retrieval, got {len(points)}.")
-    ks = sorted({_check_positive_int(k, "each k in ks", caller) for k in np.atleast_1d(ks).tolist()})
+    ks = sorted({positive_int(k, f"{caller}: each k in ks") for k in np.atleast_1d(ks).tolist()})
     if not ks:
         raise ValueError(f"{caller}: ks is empty; pass the k values of recall@k, e.g. ks=(1, 5, 10).")
     if ks[-1] > len(points) - 1:
@@ -855,7 +842,7 @@ def retrieval_metrics(embeddings, labels, ks=(1, 5, 10), batch_size: int = 1024)
             f"{caller}: k={ks[-1]} in ks but each query has only {len(points) - 1} other items; "
             f"drop the ks above {len(points) - 1}."
         )
-    batch_size = _check_positive_int(batch_size, "batch_size", caller)
+    batch_size = positive_int(batch_size, f"{caller}: batch_size")
 
     _, classes, counts = np.unique(labels, return_inverse=True, return_counts=True)
     classes = classes.reshape(-1)
@@ -866,7 +853,6 @@ def retrieval_metrics(embeddings, labels, ks=(1, 5, 10), batch_size: int = 1024)
             f"{caller}: every item is the only one of its class, so no query has a right answer; "
             "pass several items per class."
         )
-    sq_norms = np.sum(points * points, axis=1)
     hits_at_1 = 0
     hits_at_k = dict.fromkeys(ks, 0)
     ap_sum = 0.0
@@ -875,7 +861,7 @@ def retrieval_metrics(embeddings, labels, ks=(1, 5, 10), batch_size: int = 1024)
         r = others[block]
         # Ranks beyond max(k, R) affect no metric, so only that many neighbours are sorted.
         depth = min(len(points) - 1, max(ks[-1], int(r.max())))
-        distances = _block_distances(points[block], points, sq_norms, self_columns=block)
+        distances = _block_distances(points[block], points, self_columns=block)
         neighbours, _ = _smallest_k(distances, depth)
         relevant = classes[neighbours] == classes[block][:, None]
         hits_at_1 += int(relevant[:, 0].sum())

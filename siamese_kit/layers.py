@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from .distances import paired_distances, pairwise_distances
+
 PACKAGE = "siamese_kit"
 
 
@@ -36,9 +38,7 @@ class EuclideanDistance(keras.layers.Layer):
         self.epsilon = float(epsilon)
 
     def call(self, inputs):
-        first, second = (ops.cast(x, "float32") for x in inputs)
-        squared = ops.sum(ops.square(first - second), axis=-1)
-        return ops.sqrt(squared + self.epsilon)
+        return paired_distances(inputs[0], inputs[1], self.epsilon)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0][:-1])
@@ -126,8 +126,7 @@ class CentroidDecoder(keras.layers.Layer):
         self.seen.assign(ops.cast(counts > 0, "float32"))
 
     def call(self, embeddings):
-        diff = embeddings[:, None, :] - ops.cast(self.centroids, embeddings.dtype)[None, :, :]
-        distances = ops.sqrt(ops.maximum(ops.sum(ops.square(diff), axis=-1), 0.0))
+        distances = pairwise_distances(embeddings, self.centroids)
         unseen = (self.seen < 0.5)[None, :]
         return ops.where(unseen, ops.full_like(distances, float("inf")), distances)
 

@@ -20,33 +20,37 @@ from keras import ops
 from .data.episodes import EpisodeSet
 from .data.imageset import ImageSet
 from .data.lake import OneShotRun
+from .distances import pairwise_distances
 
 
 def class_scores(model, support_embeddings: np.ndarray, query_embeddings: np.ndarray) -> np.ndarray:
-    """Scores of every query against every class from embeddings.
+    """Scores of every query against every class from embeddings, for one trial set or many at once.
 
     Args:
         model: a `SiameseModel` (its head decides) or a model with `score_kind == "distance"`.
-        support_embeddings: `[ways, shots, D]`.
-        query_embeddings: `[Q, D]`.
+        support_embeddings: `[..., ways, shots, D]` (leading axes: one set per episode or run).
+        query_embeddings: `[..., Q, D]`, with the same leading axes.
 
     Returns:
-        float32 `[Q, ways]`: distances to the class prototypes (`model.score_kind == "distance"`) or
-        the head's mean probability of "same" over each class's shots (`"similarity"`).
+        float32 `[..., Q, ways]`: distances to the class prototypes (`model.score_kind ==
+        "distance"`) or the head's mean probability of "same" over each class's shots
+        (`"similarity"`).
     """
     support_embeddings = np.asarray(support_embeddings, dtype=np.float32)
     query_embeddings = np.asarray(query_embeddings, dtype=np.float32)
-    ways, shots, dim = support_embeddings.shape
+    *lead, ways, shots, dim = support_embeddings.shape
     if model.score_kind == "distance":
-        prototypes = support_embeddings.mean(axis=1)
-        difference = query_embeddings[:, None, :] - prototypes[None, :, :]
-        return np.sqrt(np.square(difference).sum(-1)).astype(np.float32)
-    flat_support = support_embeddings.reshape(ways * shots, dim)
-    queries = len(query_embeddings)
-    first = np.repeat(query_embeddings, ways * shots, axis=0)
-    second = np.tile(flat_support, (queries, 1))
-    scores = ops.convert_to_numpy(model.head([first, second]))
-    return np.asarray(scores, dtype=np.float32).reshape(queries, ways, shots).mean(axis=-1)
+        # float64, so near-equal candidates are told apart as exactly as the embeddings allow.
+        prototypes = support_embeddings.mean(axis=-2, dtype=np.float64)
+        distances = pairwise_distances(query_embeddings.astype(np.float64), prototypes)
+        return ops.convert_to_numpy(distances).astype(np.float32)
+    # Every query against every shot of every class, through the head in one call.
+    queries = query_embeddings.shape[-2]
+    grid = (*lead, queries, ways * shots, dim)
+    first = np.broadcast_to(query_embeddings[..., :, None, :], grid).reshape(-1, dim)
+    second = np.broadcast_to(support_embeddings.reshape(*lead, 1, ways * shots, dim), grid).reshape(-1, dim)
+    scores = np.asarray(ops.convert_to_numpy(model.head([first, second])), dtype=np.float32)
+    return scores.reshape(*lead, queries, ways, shots).mean(axis=-1)
 
 
 def choose(scores: np.ndarray, score_kind: str) -> np.ndarray:
@@ -86,6 +90,9 @@ class LakeReport:
 def evaluate_lake_runs(model, runs: list[OneShotRun]) -> LakeReport:
     """Lake's within-alphabet one-shot benchmark: each test image against its run's 20 training images.
 
+    Every image of every run goes through the encoder in one `embed` call; the runs' decisions are
+    then made together.
+
     Args:
         model: a trained `SiameseModel` or `PrototypeModel` whose encoder takes the runs' image size.
         runs: from `siamese_kit.data.load_lake_runs(image_size=...)`.
@@ -93,10 +100,13 @@ def evaluate_lake_runs(model, runs: list[OneShotRun]) -> LakeReport:
     Returns:
         LakeReport (accuracy over all trials, per run, choices and scores).
     """
+    embeddings = model.embed(np.concatenate([np.concatenate([r.support_images, r.query_images]) for r in runs]))
     choices, all_scores, hits = [], [], []
+    start = 0
     for run in runs:
-        embeddings = model.embed(np.concatenate([run.support_images, run.query_images]))
-        support, query = embeddings[: run.ways], embeddings[run.ways :]
+        support = embeddings[start : start + run.ways]
+        query = embeddings[start + run.ways : start + run.ways + len(run.query_images)]
+        start += run.ways + len(run.query_images)
         scores = class_scores(model, support[:, None, :], query)
         chosen = choose(scores, model.score_kind)
         choices.append(chosen)
@@ -113,6 +123,9 @@ def evaluate_lake_runs(model, runs: list[OneShotRun]) -> LakeReport:
 def episode_accuracy(model, imageset: ImageSet, episodes: EpisodeSet, embeddings: np.ndarray | None = None) -> float:
     """Accuracy over every query of a fixed episode set, from embeddings computed once.
 
+    The episodes are scored together, a block at a time (a twin classifier's head sees every query
+    against every shot, so a block is sized to keep that under about 4 million scores).
+
     Args:
         model: a trained `SiameseModel` or `PrototypeModel`.
         imageset: the images the episodes index.
@@ -124,10 +137,13 @@ def episode_accuracy(model, imageset: ImageSet, episodes: EpisodeSet, embeddings
     """
     if embeddings is None:
         embeddings = model.embed(imageset)
+    count, ways, queries_per_class = episodes.query_index.shape
+    truth = np.repeat(np.arange(ways), queries_per_class)
+    per_episode = ways * queries_per_class * ways * episodes.shots
+    block = max(1, 4_000_000 // per_episode)
     hits = []
-    for support_index, query_index in zip(episodes.support_index, episodes.query_index):
-        queries = embeddings[query_index.reshape(-1)]
-        scores = class_scores(model, embeddings[support_index], queries)
-        truth = np.repeat(np.arange(episodes.ways), query_index.shape[1])
-        hits.append(choose(scores, model.score_kind) == truth)
+    for start in range(0, count, block):
+        support = embeddings[episodes.support_index[start : start + block]]
+        queries = embeddings[episodes.query_index[start : start + block].reshape(len(support), -1)]
+        hits.append(choose(class_scores(model, support, queries), model.score_kind) == truth)
     return float(np.mean(np.concatenate(hits)))

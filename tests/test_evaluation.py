@@ -403,7 +403,7 @@ def test_nearest_neighbours_bad_arguments():
         nearest_neighbours(np.zeros(2), gallery, 1)
     with pytest.raises(ValueError, match="width"):
         nearest_neighbours(np.zeros((1, 3)), gallery, 1)
-    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+    with pytest.raises(ValueError, match="k must be a positive integer"):
         nearest_neighbours(gallery, gallery, 0)
     with pytest.raises(ValueError, match="k=5 but only 4"):
         nearest_neighbours(gallery, gallery, 5)
@@ -489,7 +489,7 @@ def test_retrieval_metrics_bad_arguments():
         retrieval_metrics(embeddings, labels, ks=())
     with pytest.raises(ValueError, match="k=10 in ks but each query has only 3"):
         retrieval_metrics(embeddings, labels)
-    with pytest.raises(ValueError, match="each k in ks must be an integer >= 1"):
+    with pytest.raises(ValueError, match="each k in ks must be a positive integer"):
         retrieval_metrics(embeddings, labels, ks=(0,))
     with pytest.raises(ValueError, match="batch_size"):
         retrieval_metrics(embeddings, labels, ks=(1,), batch_size=0)

@@ -14,7 +14,8 @@ from siamese_kit.data import DataError, ImageSet, episode_stream, fixed_episodes
 from siamese_kit.data.lake import OneShotRun
 from siamese_kit.layers import TwinClassifierHead
 from siamese_kit.models import PrototypeModel, SiameseModel, conv4
-from siamese_kit.models.prototype import class_prototypes, squared_distances
+from siamese_kit.distances import pairwise_squared_distances
+from siamese_kit.models.prototype import class_prototypes
 from siamese_kit.oneshot import choose, class_scores, episode_accuracy, evaluate_lake_runs
 from siamese_kit.training import train_loop
 
@@ -197,7 +198,7 @@ def test_prototypes_and_distances_match_brute_force():
     prototypes = np.asarray(class_prototypes(support, 3))
     np.testing.assert_allclose(prototypes, support.reshape(3, 2, 3).mean(1), rtol=1e-6)
     brute = np.array([[np.sum((q - p) ** 2) for p in prototypes] for q in queries])
-    np.testing.assert_allclose(np.asarray(squared_distances(queries, prototypes)), brute, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(pairwise_squared_distances(queries, prototypes)), brute, rtol=1e-5, atol=1e-5)
 
 
 def tiny_prototype_model(size=8, seed=0):
@@ -270,11 +271,11 @@ class PixelModel:
         return np.asarray(images, dtype="float32").reshape(len(images), -1)
 
 
-def test_lake_evaluation_embeds_each_run_once_and_scores_trials(tmp_path):
+def test_lake_evaluation_embeds_every_run_in_one_call_and_scores_trials(tmp_path):
     runs = load_lake_runs(write_zip(tmp_path / "all_runs.zip", run_members()), image_size=28)
     model = PixelModel()
     report = evaluate_lake_runs(model, runs)
-    assert model.calls == len(runs)
+    assert model.calls == 1
     assert report.accuracy == 1.0 and report.run_accuracy == [1.0, 1.0]
     np.testing.assert_array_equal(report.choices[0], runs[0].answers)
     # With the answers scrambled, only the trials whose answer did not move stay right.

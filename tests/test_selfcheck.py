@@ -14,7 +14,8 @@ from siamese_kit import selfcheck
 from siamese_kit.evaluation import pair_accuracy, retrieval_metrics, roc_curve, threshold_report
 from siamese_kit.layers import CentroidDecoder, TwinClassifierHead
 from siamese_kit.losses import ContrastiveLoss
-from siamese_kit.models.prototype import PrototypeModel, class_prototypes, squared_distances
+from siamese_kit.distances import pairwise_squared_distances
+from siamese_kit.models.prototype import PrototypeModel, class_prototypes
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "solutions" / "exercises_solutions.ipynb"
 
@@ -349,7 +350,7 @@ def test_the_new_checks_accept_tensorflow_and_keras_answers():
         return ops.sigmoid(ops.sum(ops.abs(a - b) * weights, axis=-1) + bias)
 
     def keras_prototypical(support, queries, labels, ways):
-        logits = -squared_distances(queries, class_prototypes(support, ways))
+        logits = -pairwise_squared_distances(queries, class_prototypes(support, ways))
         return ops.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
 
     assert selfcheck.check_class_centroids(keras_centroids)
@@ -421,7 +422,7 @@ def test_the_prototypical_reference_is_the_prototype_models_loss():
     labels = rng.integers(0, ways, 10)
     prototypes = selfcheck.reference_class_centroids(support, np.repeat(np.arange(ways), shots), ways)
     np.testing.assert_allclose(ops.convert_to_numpy(class_prototypes(support, ways)), prototypes, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ops.convert_to_numpy(squared_distances(queries, class_prototypes(support, ways))),
+    np.testing.assert_allclose(ops.convert_to_numpy(pairwise_squared_distances(queries, class_prototypes(support, ways))),
                                ((queries[:, None] - prototypes[None]) ** 2).sum(-1), rtol=1e-4, atol=1e-4)
     # An identity tower: the episode's "images" are already embeddings.
     model = PrototypeModel(keras.Sequential([keras.Input((dim,)), keras.layers.Identity()]))

@@ -7,6 +7,8 @@ import io
 import numpy as np
 from keras import ops
 
+from ..distances import paired_distances
+
 
 def figure_png(figure, dpi: int = 80) -> bytes:
     """Renders a matplotlib Figure to PNG bytes, for an `ipywidgets.Image`.
@@ -61,5 +63,5 @@ def score_pairs(model, first_embeddings, second_embeddings) -> np.ndarray:
     second = np.asarray(second_embeddings, dtype=np.float32)
     head = getattr(model, "head", None)
     if head is None:
-        return np.sqrt(np.square(first - second).sum(axis=-1)).astype(np.float32)
+        return np.asarray(ops.convert_to_numpy(paired_distances(first, second)), dtype=np.float32)
     return np.asarray(ops.convert_to_numpy(head([first, second])), dtype=np.float32).reshape(-1)
