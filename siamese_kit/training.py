@@ -9,6 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from ._checks import positive_int
 from .layers import PACKAGE
 
 
@@ -429,19 +430,25 @@ def _in_ipython_kernel() -> bool:
 
 
 def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None, jit_compile: bool = False,
-               checkpoint=None) -> dict:
+               checkpoint=None, read_every: int | None = None) -> dict:
     """A custom training loop: `GradientTape` inside `tf.function`, one step at a time.
 
     It runs the model's own `train_step`, the very function `model.fit` runs, so the two paths
-    cannot drift apart. Between steps it reports to the monitor and ends cleanly when the monitor
-    asks (the notebook Stop button). A model built and compiled under a `tf.distribute` strategy's
-    `scope()` trains on all its replicas: the stream is split by the strategy (its batch is the
-    global batch) and the reported loss is the global batch's.
+    cannot drift apart. A model built and compiled under a `tf.distribute` strategy's `scope()` trains
+    on all its replicas: the stream is split by the strategy (its batch is the global batch) and the
+    reported loss is the global batch's.
+
+    The steps are queued without waiting for them: the losses are read back from the device in one
+    transfer every `read_every` steps (by default the monitor's `record_every`), not after each step,
+    so the host never stalls the accelerator to print a number. Each loss read is then reported to the
+    monitor, the checks for NaN run, and the loop ends cleanly when the monitor asks (the notebook Stop
+    button), so a Stop takes effect at the next read.
 
     With a `checkpoint` (`siamese_kit.checkpoint.Checkpointer`) it saves the model, the optimizer,
     the stream position and the curve every `checkpoint.every` steps, after the last step and on a
     Stop, and with `resume=True` it first restores the newest checkpoint and goes on from there: the
-    run ends as an uninterrupted one would (bit-identical on CPU).
+    run ends as an uninterrupted one would (bit-identical on CPU). The losses are always read before a
+    save, so no checkpoint holds a step whose loss was not finite.
 
     Args:
         model: a compiled `SiameseModel` or `PrototypeModel`.
@@ -453,14 +460,15 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
         monitor: a `TerminalMonitor`, `NotebookMonitor` or other `TrainingMonitor`; default silent.
         jit_compile: compile the step with XLA.
         checkpoint: a `Checkpointer`, or None for no checkpoints.
+        read_every: read the losses back every this many steps; None uses `monitor.record_every`.
 
     Returns:
         dict with `steps_done` (counting restored steps), `stopped` (bool), `resumed_from` (the
         restored step, 0 for a new run), `seconds`, and the monitor's `history`.
 
     Raises:
-        FloatingPointError: if the loss becomes NaN or Inf, naming the step (and the last good
-            checkpoint, which is kept).
+        FloatingPointError: if the loss becomes NaN or Inf, naming the first such step (and the last
+            good checkpoint, which is kept).
         CheckpointError: if the checkpoint to resume does not fit the model or the settings.
     """
     import tensorflow as tf
@@ -470,16 +478,23 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
     if getattr(model, "optimizer", None) is None:
         raise ValueError("train_loop: compile the model first, e.g. model.compile(optimizer=..., loss=...).")
     monitor = monitor or TrainingMonitor(steps, 1)
+    read_every = positive_int(monitor.record_every if read_every is None else read_every, "train_loop: read_every")
     strategy = model.distribute_strategy
     with strategy.scope():
         # A model built under a tf.distribute strategy needs its optimizer slots mirrored too.
         model.optimizer.build(model.trainable_variables)
 
+    def replica_step(batch):
+        # Reset in the graph, so each reported loss is its own step's, at no host round trip.
+        for metric in model.metrics:
+            metric.reset_state()
+        return model.train_step(batch)
+
     def one_step(batch):
-        logs = strategy.run(model.train_step, args=(batch,))
+        logs = strategy.run(replica_step, args=(batch,))
         # Replicas see equal shares of the global batch, so the mean of their means is the whole
         # batch's; without a strategy this is the step's own value.
-        return {name: strategy.reduce("MEAN", value, axis=None) for name, value in logs.items()}
+        return strategy.reduce("MEAN", logs["loss"], axis=None)
 
     first = position = 0
     if checkpoint is not None:
@@ -497,12 +512,15 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
     monitor.start(device_report())
     start = time.perf_counter()
     steps_done, reason = first, "finished"
-    try:
-        for step in range(first + 1, steps + 1):
-            for metric in model.metrics:
-                metric.reset_state()
-            logs = step_function(next(iterator))
-            loss = float(logs["loss"])
+    pending = []
+
+    def read_losses():
+        nonlocal reason
+        # One transfer for all the queued steps' losses.
+        values = np.asarray(tf.stack(pending)).tolist()
+        first_pending = steps_done - len(pending) + 1
+        pending.clear()
+        for step, loss in enumerate(values, start=first_pending):
             if not math.isfinite(loss):
                 reason = f"stopped: loss became {loss} at step {step}"
                 kept = f" {checkpoint.where()}." if checkpoint is not None else ""
@@ -510,13 +528,20 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
                     f"train_loop: the loss became {loss} at step {step}; lower the learning rate or "
                     f"check the inputs (pixels 0..255, pair labels 0/1).{kept}"
                 )
-            steps_done = step
             monitor.update(step, loss)
-            if checkpoint is not None and (checkpoint.due(step) or step == steps or monitor.stop_requested):
-                checkpoint.save(model, step, monitor.state())
-            if monitor.stop_requested:
-                reason = f"stopped by request after step {step}"
-                break
+
+    try:
+        for step in range(first + 1, steps + 1):
+            pending.append(step_function(next(iterator)))
+            steps_done = step
+            save_now = checkpoint is not None and (checkpoint.due(step) or step == steps)
+            if step % read_every == 0 or step == steps or save_now:
+                read_losses()
+                if checkpoint is not None and (save_now or monitor.stop_requested):
+                    checkpoint.save(model, step, monitor.state())
+                if monitor.stop_requested:
+                    reason = f"stopped by request after step {step}"
+                    break
     finally:
         monitor.close(reason)
     return {
