@@ -152,3 +152,19 @@ def test_one_positive_integer_check_serves_every_argument():
             positive_int(bad, "x: n", example="8")
     with pytest.raises(DataError, match="fixed_episodes: count must be a positive integer, got 0"):
         positive_int(0, "fixed_episodes: count", error=DataError)
+
+
+def test_embed_runs_one_compiled_trace_for_every_batch_size_and_matches_the_eager_encoder():
+    from keras import ops
+
+    from siamese_kit.models.twin import _compiled_inference, embed
+
+    encoder = tiny_encoder()
+    images = np.random.default_rng(0).integers(0, 256, (23, *encoder.input_shape[1:])).astype(np.uint8)
+    embedded = embed(encoder, images, batch_size=10)  # batches of 10, 10 and 3
+    embed(encoder, images[:4], batch_size=10)
+    assert _compiled_inference(encoder).experimental_get_tracing_count() == 1
+    eager = np.concatenate([ops.convert_to_numpy(encoder(images[i : i + 10], training=False)) for i in (0, 10, 20)])
+    np.testing.assert_array_equal(embedded, eager)
+    with pytest.raises(ValueError, match="embed: batch_size must be a positive integer"):
+        embed(encoder, images, batch_size=0)

@@ -397,3 +397,21 @@ def test_the_checkpoint_resumed_from_is_not_pruned_by_a_damaged_newer_one(tmp_pa
     assert _checkpoint_steps(folder) == [7, 8, 10]
     with pytest.warns(UserWarning, match="step-00000010"):
         assert Checkpointer(folder, every=7, resume=True).latest().step == 8
+
+
+def test_a_nan_read_in_a_burst_is_named_at_its_own_step_and_never_checkpointed(tmp_path):
+    def bad_step(read_every, folder=None):
+        keras.utils.set_random_seed(0)
+        model = SiameseModel(tiny_encoder(), EuclideanDistance())
+        model.compile(optimizer=keras.optimizers.SGD(JumpTo(6)), loss=ContrastiveLoss(2.0))
+        checkpoint = Checkpointer(folder, every=4) if folder else None
+        with pytest.raises(FloatingPointError) as error:
+            train_loop(model, pair_stream(make_imageset(), 8), 40, checkpoint=checkpoint, read_every=read_every)
+        return int(str(error.value).split(" at step ")[1].split(";")[0])
+
+    step_by_step = bad_step(1)
+    # Read 15 steps at a time (checkpoints every 4 force a read before each save).
+    assert bad_step(15) == step_by_step
+    folder = tmp_path / "checkpoints"
+    assert bad_step(15, folder) == step_by_step
+    assert _checkpoint_steps(folder)[-1] < step_by_step

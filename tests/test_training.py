@@ -228,3 +228,31 @@ def test_the_speed_is_worded_in_the_unit_one_step_holds():
     assert "episodes_s=" in out.getvalue() and "pairs_s=" not in out.getvalue()
     with pytest.raises(ValueError, match="unit must name"):
         TrainingMonitor(10, 8, unit="")
+
+
+def test_train_loop_reads_the_losses_in_bursts_not_after_every_step():
+    class WhenReported(TrainingMonitor):
+        """Notes how many steps the optimizer had taken when each step's loss reached the host."""
+
+        def __init__(self, model):
+            super().__init__(total_steps=12, pairs_per_step=8, record_every=5)
+            self.model = model
+            self.optimizer_steps = {}
+
+        def update(self, step, loss):
+            super().update(step, loss)
+            self.optimizer_steps[step] = int(self.model.optimizer.iterations.numpy())
+
+    model = contrastive_model()
+    monitor = WhenReported(model)
+    train_loop(model, pair_stream(make_imageset(), 8, seed=0), steps=12, monitor=monitor)
+    # Steps 1-5 are read together after step 5 was queued, 6-10 after 10, then the last two.
+    assert monitor.optimizer_steps == {**dict.fromkeys(range(1, 6), 5), **dict.fromkeys(range(6, 11), 10),
+                                       11: 12, 12: 12}
+    # Every step's own loss is still reported, in order.
+    assert sorted(monitor.optimizer_steps) == list(range(1, 13)) and monitor.steps == [5, 10, 12]
+
+
+def test_read_every_must_be_a_positive_integer():
+    with pytest.raises(ValueError, match="train_loop: read_every must be a positive integer"):
+        train_loop(contrastive_model(), pair_stream(make_imageset(), 8), steps=2, read_every=0)

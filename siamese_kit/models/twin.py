@@ -177,13 +177,14 @@ _COMPILED_ENCODERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _compiled_inference(encoder: keras.Model):
-    """The encoder's inference pass as one `tf.function`, traced once per encoder and image dtype."""
+    """The encoder's inference pass as one `tf.function` over float32 batches of any size, traced once."""
     import tensorflow as tf
 
     compiled = _COMPILED_ENCODERS.get(encoder)
     if compiled is None:
-        # reduce_retracing: the last, smaller batch reuses the trace instead of adding one.
-        compiled = tf.function(lambda images: encoder(images, training=False), reduce_retracing=True)
+        # The batch axis is left open, so the last, smaller batch reuses the one trace.
+        signature = [tf.TensorSpec([None, *encoder.input_shape[1:]], tf.float32)]
+        compiled = tf.function(lambda images: encoder(images, training=False), input_signature=signature)
         _COMPILED_ENCODERS[encoder] = compiled
     return compiled
 
@@ -211,7 +212,7 @@ def embed(encoder: keras.Model, images, batch_size: int = 512) -> np.ndarray:
     batch_size = positive_int(batch_size, "embed: batch_size", example="512")
     inference = _compiled_inference(encoder)
     outputs = [
-        np.asarray(inference(images[start : start + batch_size]))
+        np.asarray(inference(images[start : start + batch_size].astype(np.float32)))
         for start in range(0, len(images), batch_size)
     ]
     return np.concatenate(outputs, axis=0).astype(np.float32)
