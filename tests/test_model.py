@@ -168,3 +168,35 @@ def test_embed_runs_one_compiled_trace_for_every_batch_size_and_matches_the_eage
     np.testing.assert_array_equal(embedded, eager)
     with pytest.raises(ValueError, match="embed: batch_size must be a positive integer"):
         embed(encoder, images, batch_size=0)
+
+
+def test_refreshed_centroids_are_the_final_encoders_class_means_and_beat_the_moving_averages():
+    from siamese_kit.evaluation import centroid_accuracy
+    from siamese_kit.recipes import ContrastiveRecipe, train_contrastive
+
+    train_set, held_out = make_imageset(num_classes=4, per_class=30, size=28, seed=1).split(0.5, seed=0)
+    recipe = ContrastiveRecipe(embedding_dim=4, iterations=60, batch_size=16, seed=2, centroid_momentum=0.99)
+    model, _ = train_contrastive(train_set, recipe, print_every=0, refresh_centroids=False)
+    moving_average = np.asarray(model.decoder.centroids)
+    before = centroid_accuracy(model, held_out).accuracy
+    embeddings = model.refresh_centroids(train_set)
+    means = np.stack([embeddings[train_set.labels == c].mean(0) for c in range(4)])
+    np.testing.assert_allclose(np.asarray(model.decoder.centroids), means, rtol=1e-5, atol=1e-6)
+    # With momentum 0.99 the averages still carry early, lagging embeddings: the refresh moves them
+    # and classifies held-out images at least as well.
+    assert np.abs(moving_average - means).max() > 0.05
+    assert centroid_accuracy(model, held_out).accuracy >= before
+    # train_contrastive refreshes by default: the same run gives the refreshed centroids.
+    refreshed, _ = train_contrastive(train_set, recipe, print_every=0)
+    np.testing.assert_allclose(np.asarray(refreshed.decoder.centroids), means, rtol=1e-4, atol=1e-5)
+
+
+def test_refresh_centroids_refuses_a_model_without_a_decoder_and_foreign_labels():
+    from siamese_kit.layers import CentroidDecoder
+
+    plain = SiameseModel(tiny_encoder(), EuclideanDistance())
+    with pytest.raises(ValueError, match="has no CentroidDecoder"):
+        plain.refresh_centroids(make_imageset())
+    with_decoder = SiameseModel(tiny_encoder(), EuclideanDistance(), CentroidDecoder(2))
+    with pytest.raises(ValueError, match="the decoder keeps 2 classes"):
+        with_decoder.refresh_centroids(make_imageset(num_classes=4))

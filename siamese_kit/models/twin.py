@@ -154,6 +154,39 @@ class SiameseModel(keras.Model):
         """
         return embed(self.encoder, images, batch_size)
 
+    def refresh_centroids(self, imageset, batch_size: int = 512) -> np.ndarray:
+        """Sets every class centroid to the mean inference-mode embedding of its training images.
+
+        While training, the decoder's centroids are moving averages of training-mode embeddings from
+        weights that kept changing; after training they lag the final encoder (and, with dropout or
+        batch normalisation, were measured in the other mode). One pass over the training images
+        with the final encoder gives the centroids inference will actually compare against.
+
+        Args:
+            imageset: the labelled training images (class indices as the decoder knows them).
+            batch_size: images per encoder call.
+
+        Returns:
+            float32 `[N, D]` the images' embeddings, for reuse.
+
+        Raises:
+            ValueError: if the model has no `CentroidDecoder`, or a label is outside its classes.
+        """
+        if self.decoder is None:
+            raise ValueError(
+                "refresh_centroids: the model has no CentroidDecoder; build it with "
+                "SiameseModel(encoder, head, decoder=CentroidDecoder(num_classes))."
+            )
+        labels = np.asarray(imageset.labels)
+        if labels.size and (labels.min() < 0 or labels.max() >= self.decoder.num_classes):
+            raise ValueError(
+                f"refresh_centroids: labels run from {labels.min()} to {labels.max()} but the decoder keeps "
+                f"{self.decoder.num_classes} classes; pass the training set the model was trained on."
+            )
+        embeddings = self.embed(imageset, batch_size)
+        self.decoder.set_centroids(embeddings, labels)
+        return embeddings
+
     def get_config(self):
         config = super().get_config()
         config.update(
