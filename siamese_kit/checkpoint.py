@@ -2,9 +2,12 @@
 
 A checkpoint is one folder `step-00000030/` holding
 
-- `weights.index`, `weights.data-*`: a `tf.train.Checkpoint` of the model (encoder, head, the
-  `CentroidDecoder`'s centroids) and of the optimizer (its step counter and slots), restored
-  bit-identically;
+- `model.weights.h5`: Keras's own weights file (`model.save_weights`), which holds the model (encoder,
+  head, the `CentroidDecoder`'s centroids) and its optimizer (step counter and slots), restored
+  bit-identically with `model.load_weights`. It is Keras's public format, not its internal object
+  graph, so a Keras release that renames internals cannot orphan a run. Before loading, its layout
+  (every array's path and shape) is compared with the model's, so a checkpoint of another model or
+  optimizer is refused instead of half-loaded;
 - `state.json`: the step, the stream position and the loss curve so far. Streams are seeded per
   `(seed, batch number)` with stateless ops, so the next batch number (with the seed, which the
   run's settings hold) is the stream's whole state;
@@ -12,7 +15,10 @@ A checkpoint is one folder `step-00000030/` holding
 
 A save is written into a hidden temporary folder beside the others, flushed to disk, and renamed into
 place in one step, so a kill at any moment leaves either the new checkpoint complete or no trace of it;
-the previous checkpoint is removed only after the new one is in place. On restore the manifest is
+the previous checkpoint is removed only after the new one is in place. A step saved again (a run
+resumed from before a damaged checkpoint) goes to a new revision folder, `step-00000030-r2/`, never
+over the old one, so no moment exists without a complete checkpoint; the older revision is then
+pruned like any older checkpoint. On restore the manifest is
 checked, and a checkpoint whose files do not match (a disk that lost writes, a copy cut short) is
 skipped with a warning for the newest one that does. No pickle: values are tensors and JSON.
 """
@@ -34,15 +40,15 @@ import keras
 from ._checks import positive_int
 from .data.fetch import file_digest
 
-FORMAT = 1
-WEIGHTS_PREFIX = "weights"
+FORMAT = 2
+WEIGHTS_FILE = "model.weights.h5"
 STATE_FILE = "state.json"
 MANIFEST_FILE = "manifest.json"
 DEFAULT_EVERY = 500
 
-_STEP_DIR = re.compile(r"^step-(\d{8})$")
+_STEP_DIR = re.compile(r"^step-(\d{8})(?:-r(\d+))?$")
 # Leftovers of an interrupted save or prune; only names this module makes are ever removed.
-_LEFTOVER = re.compile(r"^\.(tmp|old|trash)-step-\d{8}-")
+_LEFTOVER = re.compile(r"^\.(tmp|trash)-step-\d{8}(-r\d+)?-")
 
 
 class CheckpointError(ValueError):
@@ -121,10 +127,28 @@ def _differences(saved: dict | None, current: dict | None, prefix: str = "") -> 
     return [] if saved == current else [f"{prefix.rstrip('.')}: {saved!r} -> {current!r}"]
 
 
-def _tf_checkpoint(model):
-    import tensorflow as tf
+def _weights_layout(path: Path) -> dict[str, tuple]:
+    """Every array in a Keras weights file: its path inside the file -> (shape, dtype)."""
+    import h5py
 
-    return tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    layout = {}
+
+    def note(name, item):
+        if isinstance(item, h5py.Dataset):
+            layout[name] = (tuple(item.shape), str(item.dtype))
+
+    with h5py.File(path, "r") as weights:
+        weights.visititems(note)
+    return layout
+
+
+def _layout_differences(saved: dict, expected: dict) -> str:
+    """The first few arrays that are missing, extra or shaped otherwise, in words."""
+    lines = [f"{name} is not in the checkpoint" for name in sorted(set(expected) - set(saved))]
+    lines += [f"{name} is in the checkpoint but not in this model" for name in sorted(set(saved) - set(expected))]
+    lines += [f"{name}: saved {saved[name][0]}, this model {expected[name][0]}"
+              for name in sorted(set(saved) & set(expected)) if saved[name] != expected[name]]
+    return "; ".join(lines[:4]) + (f" (and {len(lines) - 4} more)" if len(lines) > 4 else "")
 
 
 class Checkpointer:
@@ -183,22 +207,25 @@ class Checkpointer:
 
     # ------------------------------------------------------------------ reading
 
-    def _step_dirs(self) -> list[tuple[int, Path]]:
-        """`(step, folder)` of every `step-*` folder, newest first."""
+    def _step_dirs(self) -> list[tuple[int, int, Path]]:
+        """`(step, revision, folder)` of every `step-*` folder, newest first."""
         if not self.directory.is_dir():
             return []
         found = []
         for entry in self.directory.iterdir():
             match = _STEP_DIR.match(entry.name)
             if match and entry.is_dir():
-                found.append((int(match.group(1)), entry))
-        return sorted(found, reverse=True)
+                found.append((int(match.group(1)), int(match.group(2) or 1), entry))
+        return sorted(found, key=lambda item: item[:2], reverse=True)
 
     def _verify(self, folder: Path) -> CheckpointState:
         """The state of a complete checkpoint folder; raises CheckpointError naming what is wrong."""
         try:
             manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
             files = manifest["files"]
+            if manifest.get("format") == 1:
+                raise ValueError("saved by siamese-kit 0.1's TensorFlow checkpoints (format 1), which this "
+                                 "version does not read; start the run again in a new folder")
             if manifest.get("format") != FORMAT or not isinstance(files, dict) or STATE_FILE not in files:
                 raise ValueError("unknown manifest layout")
         except (OSError, ValueError, KeyError, TypeError) as error:
@@ -226,7 +253,7 @@ class Checkpointer:
         Returns:
             its `CheckpointState`, or None when `directory` holds none.
         """
-        for _, folder in self._step_dirs():
+        for _, _, folder in self._step_dirs():
             try:
                 return self._verify(folder)
             except CheckpointError as error:
@@ -267,16 +294,19 @@ class Checkpointer:
         with model.distribute_strategy.scope():
             # Slots must exist before they can be filled; a lazily built optimizer would drop them.
             model.optimizer.build(model.trainable_variables)
-        try:
-            status = _tf_checkpoint(model).read(str(state.path / WEIGHTS_PREFIX))
-            # Every saved value must find its variable and every variable its value: a checkpoint
-            # of another model (a decoder more or less, another width) is refused, not half-loaded.
-            status.assert_consumed()
-        except (AssertionError, ValueError) as error:
+        # Every saved array must find its variable and every variable its array: a checkpoint of
+        # another model (a decoder more or less, another width, another optimizer) is refused before
+        # anything is loaded, never half-loaded.
+        with tempfile.TemporaryDirectory() as scratch:
+            model.save_weights(Path(scratch) / WEIGHTS_FILE)
+            expected = _weights_layout(Path(scratch) / WEIGHTS_FILE)
+        saved = _weights_layout(state.path / WEIGHTS_FILE)
+        if saved != expected:
             raise CheckpointError(
-                f"{state.path} does not fit this model: {str(error).splitlines()[0][:300]}. Build the "
+                f"{state.path} does not fit this model: {_layout_differences(saved, expected)}. Build the "
                 "model and optimizer as the run that saved it did, or start a new run in another folder."
-            ) from None
+            )
+        model.load_weights(state.path / WEIGHTS_FILE)
         self.last_saved_step = state.step
         return state
 
@@ -307,10 +337,10 @@ class Checkpointer:
             model.optimizer.build(model.trainable_variables)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._remove_leftovers()
-        name = f"step-{step:08d}"
+        name = self._free_name(step)
         temporary = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=self.directory))
         try:
-            _tf_checkpoint(model).write(str(temporary / WEIGHTS_PREFIX))
+            model.save_weights(temporary / WEIGHTS_FILE)
             _write_json(temporary / STATE_FILE, {
                 "format": FORMAT,
                 "step": step,
@@ -325,23 +355,25 @@ class Checkpointer:
             # The manifest goes last: a folder without it is never taken for a checkpoint.
             _write_json(temporary / MANIFEST_FILE, {"format": FORMAT, "step": step, "files": files})
             _fsync_dir(temporary)
-            os.chmod(temporary, 0o755)  # mkdtemp makes it private; a checkpoint is an ordinary folder
-            final = self.directory / name
-            if final.exists():
-                # Saving a step again (a resumed run re-saving its last step): swap, then remove.
-                aside = Path(tempfile.mkdtemp(prefix=f".old-{name}-", dir=self.directory))
-                os.replace(final, aside / name)
-                os.replace(temporary, final)
-                shutil.rmtree(aside, ignore_errors=True)
-            else:
-                os.replace(temporary, final)
-            _fsync_dir(self.directory)
-        except BaseException:
+        except Exception:
+            # A failed write (a full disk) leaves nothing behind. A kill or Ctrl-C leaves the hidden
+            # temporary folder, which the next save removes; either way no checkpoint is touched.
             shutil.rmtree(temporary, ignore_errors=True)
             raise
+        os.chmod(temporary, 0o755)  # mkdtemp makes it private; a checkpoint is an ordinary folder
+        final = self.directory / name
+        # A fresh name, so the rename never replaces a folder: the new checkpoint appears whole.
+        os.rename(temporary, final)
+        _fsync_dir(self.directory)
         self.last_saved_step = step
         self._prune()
         return final
+
+    def _free_name(self, step: int) -> str:
+        """`step-NNNNNNNN`, or its next revision `-rK` when a folder of that step already exists."""
+        revisions = [revision for saved, revision, _ in self._step_dirs() if saved == step]
+        base = f"step-{step:08d}"
+        return base if not revisions else f"{base}-r{max(revisions) + 1}"
 
     def _prune(self) -> None:
         """Keeps the `keep` newest checkpoints that pass their checksums and removes every folder older
@@ -350,22 +382,27 @@ class Checkpointer:
 
         A damaged or incomplete folder never takes a `keep` slot (with `keep=1` it would otherwise
         push out the checkpoint just saved), and one newer than the kept ones is left alone: a
-        resume skips it, and removing it is not this run's call.
+        resume skips it, and removing it is not this run's call. An older revision of a kept step
+        counts as older.
         """
         folders = self._step_dirs()
         kept = []
-        for step, folder in folders:
+        for step, revision, folder in folders:
             if len(kept) == self.keep:
                 break
+            if any(step == kept_step for kept_step, _ in kept):
+                continue  # an older revision of a step kept in a newer one
             try:
                 self._verify(folder)
             except CheckpointError:
                 continue
-            kept.append(step)
+            kept.append((step, revision))
         if len(kept) < self.keep:
             return  # fewer good checkpoints than wanted: nothing is old enough to go
-        for step, folder in folders:
-            if step >= kept[-1]:
+        kept_steps = {step for step, _ in kept}
+        for step, revision, folder in folders:
+            superseded = step in kept_steps and (step, revision) not in kept
+            if (step, revision) >= kept[-1] and not superseded:
                 continue
             trash = Path(tempfile.mkdtemp(prefix=f".trash-{folder.name}-", dir=self.directory))
             os.replace(folder, trash / folder.name)

@@ -214,11 +214,11 @@ def test_a_save_cut_short_leaves_the_last_good_checkpoint(tmp_path, monkeypatch)
     # A kill inside save(): the temporary folder holds half the files and no manifest.
     half = folder / ".tmp-step-00000015-x1y2"
     half.mkdir()
-    (half / "weights.index").write_bytes(good_files["weights.index"][:7])
+    (half / "model.weights.h5").write_bytes(good_files["model.weights.h5"][:7])
     # A kill inside save() after the rename of an older copy aside, and a hand-made folder
     # without a manifest: neither is taken for a checkpoint.
     (folder / "step-00000020").mkdir()
-    (folder / "step-00000020" / "weights.index").write_bytes(b"")
+    (folder / "step-00000020" / "model.weights.h5").write_bytes(b"")
     with pytest.warns(UserWarning, match="step-00000020: no readable manifest.json"):
         checkpointer = Checkpointer(folder, every=5, resume=True)
     assert checkpointer.last_saved_step == 10
@@ -244,10 +244,10 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
     train_loop(model, stream, 5, checkpoint=Checkpointer(folder, every=5))
     at_five = [np.asarray(w).copy() for w in model.weights]
     train_loop(model, stream, 10, checkpoint=Checkpointer(folder, every=5, resume=True))
-    data = next((folder / "step-00000010").glob("weights.data-*"))
+    data = folder / "step-00000010" / "model.weights.h5"
     data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])  # a copy cut short
     restored = contrastive_model(seed=3)
-    with pytest.warns(UserWarning, match="weights.data-.* does not match its checksum"):
+    with pytest.warns(UserWarning, match="model.weights.h5 does not match its checksum"):
         state = Checkpointer(folder, every=5, resume=True).restore(restored)
     assert state.step == 5
     for a, b in zip(at_five, restored.weights, strict=True):
@@ -365,7 +365,7 @@ def test_same_seed_same_pairs_episodes_and_loss_curve():
 
 
 def _damage(folder: Path) -> None:
-    data = next(folder.glob("weights.data-*"))
+    data = folder / "model.weights.h5"
     data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
 
 
@@ -415,3 +415,125 @@ def test_a_nan_read_in_a_burst_is_named_at_its_own_step_and_never_checkpointed(t
     folder = tmp_path / "checkpoints"
     assert bad_step(15, folder) == step_by_step
     assert _checkpoint_steps(folder)[-1] < step_by_step
+
+
+# ------------------------------------------------------------------ a kill at every step of a save
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: a BaseException, so the save's clean-up for failed writes does not run and
+    the disk is left exactly as a kill at that point leaves it."""
+
+
+def _kill_at(patch, at):
+    """Makes the `at`-th filesystem step a save takes raise Killed; returns the list of steps taken."""
+    import shutil
+    import tempfile
+
+    taken = []
+    for module, name in ((os, "replace"), (os, "rename"), (os, "fsync"), (os, "chmod"), (shutil, "rmtree"),
+                         (tempfile, "mkdtemp")):
+        def step(*args, _original=getattr(module, name), _name=name, **kwargs):
+            taken.append(_name)
+            if len(taken) == at:
+                raise Killed(_name)
+            return _original(*args, **kwargs)
+
+        patch.setattr(module, name, step)
+    return taken
+
+
+def _train_one_step(model):
+    """Moves every weight and optimizer variable, as a training step would; returns the new state."""
+    model.optimizer.build(model.trainable_variables)
+    for variable in [*model.weights, *model.optimizer.variables]:
+        variable.assign(variable + keras.ops.cast(1, variable.dtype))
+    return [np.asarray(w).copy() for w in model.weights] + [np.asarray(v).copy() for v in model.optimizer.variables]
+
+
+def _state_of(model):
+    return [np.asarray(w) for w in model.weights] + [np.asarray(v) for v in model.optimizer.variables]
+
+
+@pytest.mark.parametrize("second_step", [10, 5], ids=["a newer step, pruning the older", "the same step again"])
+def test_a_kill_at_any_step_of_a_save_leaves_a_complete_checkpoint_old_or_new(tmp_path, second_step):
+    at, points = 0, []
+    while True:
+        at += 1
+        folder = tmp_path / f"kill-{at}"
+        model = contrastive_model()
+        old = _train_one_step(model)
+        checkpointer = Checkpointer(folder, every=5, keep=1)
+        checkpointer.save(model, 5)
+        new = _train_one_step(model)
+        killed = True
+        with pytest.MonkeyPatch.context() as patch:
+            taken = _kill_at(patch, at)
+            try:
+                checkpointer.save(model, second_step)
+                killed = False
+            except Killed:
+                points.append(taken[-1])
+        # What a fresh process finds: one complete checkpoint, the old state or the new, never none.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # no damaged folder is left under a checkpoint's name
+            restored = contrastive_model(seed=3)
+            state = Checkpointer(folder, every=5, keep=1, resume=True).restore(restored)
+        assert state is not None, f"killed at {taken[-1]} (step {at} of the save): no checkpoint left"
+        expected = new if state.path.name != "step-00000005" else old
+        for got, want in zip(_state_of(restored), expected, strict=True):
+            np.testing.assert_array_equal(got, want)
+        # The next save clears what the kill left and keeps one checkpoint.
+        Checkpointer(folder, every=5, keep=1, resume=True).save(restored, 15)
+        assert sorted(p.name for p in folder.iterdir()) == ["step-00000015"]
+        if not killed:
+            break
+    # Every step of the save was a kill point: temporary folder, fsyncs, chmod, rename, prune.
+    assert len(points) >= 8 and {"mkdtemp", "fsync", "rename", "rmtree"} <= set(points)
+
+
+def test_a_step_saved_again_gets_a_new_revision_and_the_old_goes_only_after(tmp_path):
+    folder = tmp_path / "checkpoints"
+    model = contrastive_model()
+    checkpointer = Checkpointer(folder, every=5, keep=2)
+    checkpointer.save(model, 5)
+    _damage(checkpointer.save(model, 10))
+    _train_one_step(model)
+    assert checkpointer.save(model, 10).name == "step-00000010-r2"
+    # The damaged first revision goes; 5 and the new 10 are the two kept.
+    assert sorted(p.name for p in folder.iterdir()) == ["step-00000005", "step-00000010-r2"]
+    restored = contrastive_model(seed=3)
+    assert Checkpointer(folder, resume=True).restore(restored).path.name == "step-00000010-r2"
+    assert_same_state(model, restored)
+
+
+def test_the_weights_are_keras_own_file_loadable_without_siamese_kit(tmp_path):
+    model = contrastive_model()
+    _train_one_step(model)
+    folder = Checkpointer(tmp_path / "checkpoints").save(model, 5)
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "model.weights.h5", "state.json"]
+    plain = contrastive_model(seed=3)
+    plain.optimizer.build(plain.trainable_variables)
+    plain.load_weights(folder / "model.weights.h5")  # Keras's public API, nothing of ours
+    assert_same_state(model, plain)
+
+
+def test_a_checkpoint_of_another_model_is_refused_naming_the_arrays(tmp_path):
+    folder = tmp_path / "checkpoints"
+    Checkpointer(folder).save(contrastive_model(), 5)
+    with_sgd = SiameseModel(tiny_encoder(), EuclideanDistance(), CentroidDecoder(4))
+    with_sgd.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss=ContrastiveLoss(2.0))
+    before = [np.asarray(w).copy() for w in with_sgd.weights]
+    with pytest.raises(CheckpointError, match=r"does not fit this model: optimizer/vars/\d+ "):
+        Checkpointer(folder, resume=True).restore(with_sgd)
+    for got, want in zip(with_sgd.weights, before, strict=True):
+        np.testing.assert_array_equal(np.asarray(got), want)  # nothing half-loaded
+
+
+def test_a_checkpoint_in_the_old_tensorflow_format_is_named_with_the_fix(tmp_path):
+    folder = tmp_path / "checkpoints" / "step-00000005"
+    folder.mkdir(parents=True)
+    (folder / "state.json").write_text("{}")
+    (folder / "manifest.json").write_text(json.dumps({"format": 1, "files": {"state.json": {}}}))
+    with pytest.warns(UserWarning, match="format 1.*start the run again in a new folder"):
+        assert Checkpointer(tmp_path / "checkpoints", resume=True).latest() is None
