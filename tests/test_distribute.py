@@ -161,9 +161,10 @@ def test_the_cpu_splits_into_two_replicas(runs):
 
 
 def test_fit_on_two_replicas_matches_one_device(runs):
-    # The loss is the global batch's (not divided by the replica count), and it falls.
+    # The loss is the global batch's (not divided by the replica count): at the first step, before any
+    # update, both sides score the same 16 pairs with the same weights.
     losses = runs["mirrored_fit"]["losses"]
-    assert len(losses) == STEPS and losses[-1] < losses[0]
+    assert len(losses) == STEPS and losses[0] == pytest.approx(runs["one_device"]["losses"][0], rel=1e-6)
     _assert_same_training(runs["one_device"], runs["mirrored_fit"])
 
 

@@ -46,7 +46,8 @@ def test_training_lowers_loss_and_fills_centroids():
     imageset = make_imageset()
     model, history = trained_model(imageset)
     losses = history.history["loss"]
-    assert losses[-1] < losses[0]
+    # The second epoch's mean loss is a small fraction of the first's (measured about 1/20).
+    assert losses[-1] < 0.2 * losses[0]
     report = centroid_accuracy(model, imageset)
     assert report.accuracy >= 0.9
     assert report.confusion.sum() == len(imageset)
