@@ -19,7 +19,7 @@ export SIAMESE_KIT_OMNIGLOT
 DOCS_DIR ?= docs/html
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb notebooks/solutions/*.ipynb))
 
-.PHONY: demo test install data browser docs clean-venv
+.PHONY: demo test test-floors install data browser docs clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,17 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# A second environment at the lowest versions pyproject.toml allows (constraints-floors.txt pins
+# TensorFlow and Keras to their floors), so `make test-floors` shows the declared floors are true.
+VENV_FLOORS ?= .venv-floors
+PY_FLOORS := $(VENV_FLOORS)/bin/python
+
+$(VENV_FLOORS)/.installed: pyproject.toml constraints-floors.txt
+	test -x $(PY_FLOORS) || $(PYTHON) -m venv $(VENV_FLOORS)
+	$(PY_FLOORS) -m pip install --quiet --upgrade pip
+	$(PY_FLOORS) -m pip install --quiet -c constraints-floors.txt -e ".[test]"
+	touch $@
 
 # Everything the tests, notebooks and demo read: MNIST, the Omniglot zips and Lake's runs, each fetched
 # (checksummed) only when it is not here. One that cannot be had (offline, no local copy) is named with
@@ -57,6 +68,10 @@ docs: install
 
 test: data browser
 	$(PY) -m pytest -q --nbval-lax tests notebooks
+
+# The same suite in the floors environment (data and the browser as for `test`).
+test-floors: data browser $(VENV_FLOORS)/.installed
+	$(PY_FLOORS) -m pytest -q --nbval-lax tests notebooks
 
 clean-venv:
 	rm -rf $(VENV)

@@ -26,7 +26,7 @@ import tempfile
 STARTUP_NOISE = re.compile(
     r"absl::InitializeLog|cudart_stub|cuda_dnn|cuda_fft|cuda_blas|cuda drivers|Unable to register cu"
     r"|oneDNN custom operations|TF_ENABLE_ONEDNN_OPTS|This TensorFlow binary is optimized|rebuild TensorFlow"
-    r"|computation placer already registered|cuInit|failed call to cuInit|^\s*$"
+    r"|computation placer already registered|cuInit|failed call to cuInit|TF-TRT Warning|^\s*$"
 )
 
 

@@ -3,6 +3,9 @@
 import numpy as np
 import pytest
 
+# np.trapezoid is NumPy 2's name; NumPy 1.x (the floors) calls it trapz.
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz
+
 from siamese_kit.evaluation import (
     RetrievalReport,
     best_accuracy_threshold,
@@ -211,7 +214,7 @@ def test_roc_points_are_what_predict_same_gives_and_area_is_auc(kind, seed):
     assert (curve.false_positive_rate[0], curve.true_positive_rate[0]) == (0.0, 0.0)
     assert (curve.false_positive_rate[-1], curve.true_positive_rate[-1]) == (1.0, 1.0)
     assert np.all(np.diff(curve.false_positive_rate) >= 0) and np.all(np.diff(curve.true_positive_rate) >= 0)
-    area = np.trapezoid(curve.true_positive_rate, curve.false_positive_rate)
+    area = _trapezoid(curve.true_positive_rate, curve.false_positive_rate)
     assert area == pytest.approx(roc_auc(scores, labels, kind))
 
 

@@ -53,8 +53,21 @@ def test_pyproject_declares_what_the_brief_requires():
                    "numpy", "pillow", "tqdm", "ipywidgets", "pytest", "nbval", "jupyterlab"):
         assert needed in names, needed
     assert pyproject_requirements()["tensorflow"] == ">=2.16"
-    # The custom steps pass training= to compute_loss, which Keras added in 3.4.
-    assert pyproject_requirements()["keras"] == ">=3.4"
+    # The lowest Keras whose replicated training matches one device (see pyproject.toml).
+    assert pyproject_requirements()["keras"] == ">=3.10"
+
+
+def test_the_floors_environment_pins_exactly_the_declared_floors():
+    """constraints-floors.txt (what `make test-floors` installs) pins TensorFlow and Keras to the
+    lowest versions pyproject.toml allows, so a passing floors run proves the floors true."""
+    pins = dict(_split(line) for line in (ROOT / "constraints-floors.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#"))
+    declared = pyproject_requirements()
+    for name in ("tensorflow", "keras"):
+        floor = declared[name].removeprefix(">=")
+        assert pins[name].startswith("==" + floor), (name, pins[name], declared[name])
+    assert "test-floors:" in (ROOT / "Makefile").read_text()
+    assert "make test-floors" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_the_licence_is_an_spdx_string_that_current_setuptools_builds():

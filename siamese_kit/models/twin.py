@@ -62,7 +62,8 @@ class SiameseModel(keras.Model):
         self.encoder = encoder
         self.head = head
         self.decoder = decoder
-        embedding_shape = tuple(encoder.output.shape)
+        # output_shape, not output.shape: Keras 3.4 reloads a one-output model's output as a list.
+        embedding_shape = tuple(encoder.output_shape)
         if not head.built:
             head.build([embedding_shape, embedding_shape])
         if decoder is not None and not decoder.built:
