@@ -22,6 +22,9 @@ from .data.imageset import ImageSet
 from .data.lake import OneShotRun
 from .distances import pairwise_distances
 
+# Embedding values per pair array when a block of episodes is scored at once (32 MB in float32).
+EPISODE_BLOCK_VALUES = 8_000_000
+
 
 def class_scores(model, support_embeddings: np.ndarray, query_embeddings: np.ndarray) -> np.ndarray:
     """Scores of every query against every class from embeddings, for one trial set or many at once.
@@ -123,8 +126,9 @@ def evaluate_lake_runs(model, runs: list[OneShotRun]) -> LakeReport:
 def episode_accuracy(model, imageset: ImageSet, episodes: EpisodeSet, embeddings: np.ndarray | None = None) -> float:
     """Accuracy over every query of a fixed episode set, from embeddings computed once.
 
-    The episodes are scored together, a block at a time (a twin classifier's head sees every query
-    against every shot, so a block is sized to keep that under about 4 million scores).
+    The episodes are scored together, a block at a time: a twin classifier's head takes every query
+    paired with every shot, two `[pairs, D]` arrays, so a block holds at most about 8 million
+    embedding values per array (32 MB in float32) whatever the episode size and embedding width.
 
     Args:
         model: a trained `SiameseModel` or `PrototypeModel`.
@@ -139,8 +143,8 @@ def episode_accuracy(model, imageset: ImageSet, episodes: EpisodeSet, embeddings
         embeddings = model.embed(imageset)
     count, ways, queries_per_class = episodes.query_index.shape
     truth = np.repeat(np.arange(ways), queries_per_class)
-    per_episode = ways * queries_per_class * ways * episodes.shots
-    block = max(1, 4_000_000 // per_episode)
+    values_per_episode = ways * queries_per_class * ways * episodes.shots * embeddings.shape[-1]
+    block = max(1, EPISODE_BLOCK_VALUES // values_per_episode)
     hits = []
     for start in range(0, count, block):
         support = embeddings[episodes.support_index[start : start + block]]

@@ -341,3 +341,27 @@ def test_one_shot_task_grid_marks_the_right_and_the_chosen_candidate(tmp_path):
         plotting.one_shot_task_grid(run, choice=7)
     with pytest.raises(ValueError, match="scores has 2 values for 4 candidates"):
         plotting.one_shot_task_grid(run, scores=[1.0, 2.0])
+
+
+def test_episode_scoring_blocks_stay_within_their_memory_budget(monkeypatch):
+    """20-way 5-shot episodes with wide embeddings: every block's query-by-shot arrays stay within
+    EPISODE_BLOCK_VALUES values, and the blocked answer is the per-episode one."""
+    from siamese_kit import oneshot
+
+    data = grouped_set(groups=2, classes_per_group=25, per_class=7)
+    episodes = fixed_episodes(data, 12, ways=20, shots=5, queries=1, seed=3, within_group=False)
+    embeddings = np.random.default_rng(1).normal(size=(len(data), 64)).astype("float32")
+    monkeypatch.setattr(oneshot, "EPISODE_BLOCK_VALUES", 20 * 20 * 5 * 64 * 5)  # 5 episodes a block
+    seen, original = [], oneshot.class_scores
+
+    def recording(model, support, queries):
+        seen.append(queries.shape[0] * queries.shape[1] * support.shape[1] * support.shape[2] * support.shape[3])
+        return original(model, support, queries)
+
+    monkeypatch.setattr(oneshot, "class_scores", recording)
+    blocked = oneshot.episode_accuracy(PixelModel(), data, episodes, embeddings)
+    assert len(seen) == 3 and max(seen) <= oneshot.EPISODE_BLOCK_VALUES
+    one_by_one = np.mean([
+        np.argmin(np.linalg.norm(embeddings[episodes.support_index[e]].mean(1) - embeddings[q], axis=1)) == w
+        for e in range(12) for w in range(20) for q in episodes.query_index[e, w]])
+    assert blocked == pytest.approx(one_by_one)
