@@ -206,6 +206,7 @@ def evaluate_contrastive(
     num_pairs: int = 10_000,
     seed: int = 0,
     margin: float | None = None,
+    test_embeddings: np.ndarray | None = None,
 ) -> dict:
     """Nearest-centroid accuracy on every test image, and pair accuracy at a calibrated threshold.
 
@@ -222,13 +223,15 @@ def evaluate_contrastive(
         seed: pair-set seed.
         margin: the contrastive margin of the model; None leaves the threshold unbounded and skips
             the fixed-threshold comparison.
+        test_embeddings: `model.embed(test_set)` if already computed.
 
     Returns:
         dict with `test_centroid_accuracy`, `pair_accuracy`, `pair_threshold`,
         `fixed_threshold_pair_accuracy` (name -> test pair accuracy; empty without a margin), the
         `CentroidReport` (`report`), `test_embeddings`, the test `pairs` and their `pair_scores`.
     """
-    test_embeddings = model.embed(test_set)
+    if test_embeddings is None:
+        test_embeddings = model.embed(test_set)
     report = centroid_accuracy(model, test_set, test_embeddings)
     validation_pairs = fixed_pairs(validation_set, num_pairs, seed=seed + 1)
     validation_scores = pair_scores(model, model.embed(validation_set), validation_pairs)
@@ -283,9 +286,11 @@ def run_contrastive(
                                       refresh_centroids=False)
     train_seconds = time.perf_counter() - start
     # Reported beside the refreshed centroids' accuracy, to show what the refresh changes.
-    moving_average_accuracy = centroid_accuracy(model, test_set).accuracy
+    test_embeddings = model.embed(test_set)
+    moving_average_accuracy = centroid_accuracy(model, test_set, test_embeddings).accuracy
     model.refresh_centroids(fit_set)
-    results = evaluate_contrastive(model, test_set, validation_set, recipe.eval_pairs, recipe.seed, margin=recipe.margin)
+    results = evaluate_contrastive(model, test_set, validation_set, recipe.eval_pairs, recipe.seed,
+                                   margin=recipe.margin, test_embeddings=test_embeddings)
     summary = {
         "test_centroid_accuracy": round(results["test_centroid_accuracy"], 4),
         "moving_average_centroid_accuracy": round(moving_average_accuracy, 4),
