@@ -21,6 +21,7 @@ from .data.augment import AffineDistortion
 from .data.episodes import episode_stream, fixed_episodes
 from .data.imageset import ImageSet
 from .data.pairs import fixed_pairs, pair_stream
+from .data.seeds import derived_seed
 from .checkpoint import CheckpointCallback
 from .devices import device_report
 from .evaluation import (
@@ -233,7 +234,7 @@ def evaluate_contrastive(
     if test_embeddings is None:
         test_embeddings = model.embed(test_set)
     report = centroid_accuracy(model, test_set, test_embeddings)
-    validation_pairs = fixed_pairs(validation_set, num_pairs, seed=seed + 1)
+    validation_pairs = fixed_pairs(validation_set, num_pairs, seed=derived_seed(seed, "validation pairs"))
     validation_scores = pair_scores(model, model.embed(validation_set), validation_pairs)
     threshold = best_threshold(validation_scores, validation_pairs.pair_label, model.score_kind, margin=margin)
     test_pairs = fixed_pairs(test_set, num_pairs, seed=seed)
@@ -458,7 +459,7 @@ def evaluate_twin(model: SiameseModel, eval_set: ImageSet, seed: int = 0, num_pa
     embeddings = model.embed(eval_set)
     batch_accuracies = []
     for batch in range(5):
-        pairs = fixed_pairs(eval_set, 150, seed=seed + 100 + batch, mode="random")
+        pairs = fixed_pairs(eval_set, 150, seed=derived_seed(seed, f"evaluation batch {batch}"), mode="random")
         scores = pair_scores(model, embeddings, pairs)
         batch_accuracies.append(pair_accuracy(scores, pairs.pair_label, 0.5, model.score_kind))
     pairs = fixed_pairs(eval_set, num_pairs, seed=seed, mode="random")
@@ -501,7 +502,8 @@ def run_twin(
     device = device_report()
     calibration_set = None
     if recipe.calibration_groups:
-        train_set, calibration_set = train_set.split_groups(recipe.calibration_groups, seed=2000 + recipe.seed)
+        train_set, calibration_set = train_set.split_groups(recipe.calibration_groups,
+                                                            seed=derived_seed(recipe.seed, "calibration alphabets"))
     model = build_twin_model(recipe, train_set.image_shape[-1])
     augment = AffineDistortion() if recipe.distortions else None
 
@@ -515,7 +517,7 @@ def run_twin(
     calibration = {}
     if calibration_set is not None:
         before = evaluate_twin(model, eval_set, seed=recipe.seed)
-        scale, shift = calibrate_twin_head(model, calibration_set, seed=recipe.seed + 1)
+        scale, shift = calibrate_twin_head(model, calibration_set, seed=derived_seed(recipe.seed, "calibration pairs"))
         calibration = {"calibration": {
             "alphabets": [calibration_set.group_names[g] for g in np.unique(calibration_set.groups)],
             "scale": round(scale, 4), "shift": round(shift, 4),

@@ -12,6 +12,7 @@ _EXPORTS = {
                      "missing_datasets"],
                     ".fetch"),
     "AffineDistortion": ".augment",
+    **dict.fromkeys(["batch_key", "derived_key", "derived_seed"], ".seeds"),
     **dict.fromkeys(["PAIR_MODES", "PairSet", "fixed_pairs", "pair_stream"], ".pairs"),
     **dict.fromkeys(["load_idx", "load_image_folder", "load_tfds", "read_idx"], ".sources"),
     **dict.fromkeys(["OMNIGLOT_SPLITS", "fetch_omniglot", "load_omniglot", "load_omniglot_tfds", "omniglot_dir"],

@@ -17,6 +17,7 @@ import tensorflow as tf
 from .._checks import positive_int
 from .imageset import DataError, ImageSet
 from .pairs import augment_both, numbered_stream, pixel_tensor
+from .seeds import batch_key, derived_key
 
 
 def _padded_rows(rows: list[np.ndarray]) -> tuple[tf.Tensor, tf.Tensor]:
@@ -82,14 +83,14 @@ def _first_k_of_shuffle(uniforms, sizes, k):
 
 def _sample_episode_indices(tables: _EpisodeTables, ways, shots, queries, seed, episode_number):
     """One episode's indices: support `[ways, shots]`, queries `[ways, queries]`, classes `[ways]`."""
-    stream_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(episode_number, tf.int64)])
+    stream_seed = batch_key(seed, episode_number)
     num_rows = tf.shape(tables.class_rows)[0]
     row_draw = tf.random.stateless_uniform([], seed=stream_seed)
     row = tf.minimum(tf.cast(row_draw * tf.cast(num_rows, tf.float32), tf.int32), num_rows - 1)
-    class_keys = tf.random.stateless_uniform([tf.shape(tables.class_rows)[1]], seed=stream_seed + 1)
+    class_keys = tf.random.stateless_uniform([tf.shape(tables.class_rows)[1]], seed=derived_key(stream_seed, "episode classes"))
     slots = _first_k_of_shuffle(class_keys, tables.row_sizes[row], ways)
     classes = tf.gather(tables.class_rows[row], slots)
-    image_keys = tf.random.stateless_uniform([ways, tf.shape(tables.images)[1]], seed=stream_seed + 2)
+    image_keys = tf.random.stateless_uniform([ways, tf.shape(tables.images)[1]], seed=derived_key(stream_seed, "episode images"))
     positions = _first_k_of_shuffle(image_keys, tf.gather(tables.image_counts, classes), shots + queries)
     chosen = tf.gather(tf.gather(tables.images, classes), positions, batch_dims=1)
     return chosen[:, :shots], chosen[:, shots:], classes

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from .imageset import DataError, ImageSet
+from .seeds import batch_key, derived_key
 
 PAIR_MODES = ("alternate", "random")
 PAIR_NEGATIVES = ("any", "same_group")
@@ -97,8 +98,7 @@ def _sample_pair_indices(
     Returns:
         `(index_a, index_b, pair_label)`, int32 `[batch_size]` each; pair_label 1 = same class.
     """
-    stream_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(batch_number, tf.int64)])
-    uniforms = tf.random.stateless_uniform([5, batch_size], seed=stream_seed)
+    uniforms = tf.random.stateless_uniform([5, batch_size], seed=batch_key(seed, batch_number))
     if mode == "alternate":
         # Caffe's balance_matches: even positions of the whole stream are same-class pairs.
         position = tf.range(batch_size, dtype=tf.int64) + tf.cast(batch_number, tf.int64) * batch_size
@@ -146,9 +146,9 @@ def augment_both(augment, first, second, seed, number):
     """
     if augment is None:
         return first, second
-    base = tf.cast(number, tf.int64) * 2
-    offset = tf.cast(seed, tf.int64) + 7919
-    return augment(first, tf.stack([offset, base])), augment(second, tf.stack([offset, base + 1]))
+    key = batch_key(seed, number)
+    return (augment(first, derived_key(key, "augment first")),
+            augment(second, derived_key(key, "augment second")))
 
 
 def numbered_stream(make_element, start: int = 0) -> tf.data.Dataset:
