@@ -327,9 +327,14 @@ BAD_INPUTS: list[BadInput] = [
              r"has at most 4 classes with 6 or more images .*fewer than ways=50"),
     # --- models, training, checkpoints, recipes
     BadInput("embed_wrong_size", lambda r: tiny_model().embed(np.zeros((2, 28, 28, 1), np.uint8)), ValueError,
-             r"embed: images have shape \(28, 28, 1\), the encoder .* expects \[N, 8, 8, 1\]"),
+             r"embed: the images are 28x28x1 \(HxWxC\) but the encoder .* takes 8x8x1\. Build the encoder for "
+             r"the images \(input_shape=\(28, 28, 1\).*image_size=\(8, 8\); on the command line --image-size 8 8\)"),
     BadInput("embed_wrong_channels", lambda r: tiny_model().embed(np.zeros((2, 8, 8, 3), np.uint8)), ValueError,
-             r"embed: images have shape \(8, 8, 3\), .*expects \[N, 8, 8, 1\]"),
+             r"embed: the images are 8x8x3 .* takes 8x8x1.*image_size=\(8, 8\), color_mode='grayscale'"),
+    BadInput("fit_wrong_shape",
+             lambda r: tiny_model().fit(_data().pair_stream(make_imageset(size=12), batch_size=4), steps_per_epoch=1,
+                                        verbose=0), ValueError,
+             r"SiameseModel: the images are 12x12x1 \(HxWxC\) but the encoder .* takes 8x8x1"),
     BadInput("train_loop_uncompiled", lambda r: _train_loop(_uncompiled()), ValueError,
              r"train_loop: compile the model first"),
     BadInput("checkpoint_every_zero", lambda r: _checkpointer(r / "ckpt", every=0), ValueError,

@@ -92,16 +92,26 @@ def test_read_idx_missing_file_names_path_and_fetch(tmp_path):
 
 
 @pytest.mark.parametrize("gz", [False, True])
-def test_read_idx_truncated_says_expected_and_found(tmp_path, gz):
+def test_read_idx_truncated_says_expected_and_found(tmp_path, gz, monkeypatch):
+    """A damaged copy of the fetched MNIST says fetch again; a user's own IDX file never does."""
+    monkeypatch.setenv("SIAMESE_KIT_DATA", str(tmp_path / "home"))
     data = idx_bytes(np.zeros((3, 4, 5), np.uint8))[:-7]
-    path = tmp_path / "short-idx3-ubyte"
-    path.write_bytes(gzip.compress(data) if gz else data)
+    fetched = tmp_path / "home" / "mnist" / "train-images-idx3-ubyte"
+    own = tmp_path / "letters" / "short-idx3-ubyte"
+    written = gzip.compress(data) if gz else data
+    for path in (fetched, own):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(written)
     with pytest.raises(DataError) as e:
-        read_idx(path)
+        read_idx(own)
     message = str(e.value)
     assert "short-idx3-ubyte" in message and "truncated" in message
     assert "60 bytes" in message and "53 bytes" in message
-    assert "siamese-kit data fetch mnist" in message
+    assert "good copy from where you got it" in message
+    assert "fetch mnist" not in message and "elete" not in message
+    with pytest.raises(DataError, match="download it again with `siamese-kit data fetch mnist`"):
+        read_idx(fetched)
+    assert own.read_bytes() == written
 
 
 def test_read_idx_truncated_header(tmp_path):
@@ -135,7 +145,8 @@ def test_read_idx_corrupt_gzip(tmp_path):
     with pytest.raises(DataError) as e:
         read_idx(path)
     assert "broken-idx2-ubyte.gz is a damaged gzip" in str(e.value)
-    assert "download it again" in str(e.value)
+    assert "good copy" in str(e.value) and "elete" not in str(e.value)
+    assert path.read_bytes() == good[:12] + b"garbage!" * 3
 
 
 # ----------------------------------------------------------------------------- load_idx

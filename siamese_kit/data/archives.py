@@ -1,6 +1,6 @@
 """Opening zip archives safely: every member is vetted before any byte of one is read or written.
 
-Every zip reader in siamese_kit (image folders and Omniglot splits in `sources.py`, Lake's runs in
+Every zip reader in siamese_kit (image folders and Omniglot splits in `folders.py`, Lake's runs in
 `lake.py`) opens its archive with `open_zip`, which refuses the whole archive when a member
 
 - has an absolute name, a drive letter or a `..` part (it could point outside the dataset);

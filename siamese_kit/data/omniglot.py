@@ -24,7 +24,8 @@ from PIL import Image
 from .archives import open_zip
 from .fetch import _online, _say, data_home, file_digest
 from .imageset import DataError, ImageSet
-from .sources import _read_image_folder, _tfds_batches
+from .folders import read_image_folder
+from .sources import _tfds_batches
 
 OMNIGLOT_SPLITS = (
     "images_background",
@@ -197,14 +198,14 @@ def load_omniglot(
         raise DataError(f"Unknown Omniglot split {split!r}; use one of {', '.join(OMNIGLOT_SPLITS)}.")
     size = _image_size(image_size)
     source, found = _find_split(split, path)
-    return _read_image_folder(
+    return read_image_folder(
         source,
         image_size=size,
         color_mode="grayscale",
         name=name or f"omniglot/{found}",
         class_levels=2,
         resample=RESAMPLE,
-    )
+    ).imageset
 
 
 def _to_grey(images: np.ndarray) -> np.ndarray:

@@ -31,6 +31,41 @@ def _pair_inputs(x):
     )
 
 
+def _shape_text(shape) -> str:
+    return "x".join("?" if d is None else str(int(d)) for d in shape)
+
+
+def check_image_shape(image_shape, encoder: keras.Model, where: str) -> None:
+    """Refuses images whose `(H, W, C)` is not the encoder's, naming both and the two ways to agree.
+
+    Args:
+        image_shape: `(H, W, C)` of the images given (unknown sizes, None, are not compared).
+        encoder: the tower model.
+        where: the caller, for the message.
+
+    Raises:
+        ValueError: on a known size that differs.
+    """
+    expected = tuple(encoder.input_shape[1:])
+    given = tuple(None if d is None else int(d) for d in image_shape)
+    if len(given) == len(expected) and all(g is None or e is None or g == e for g, e in zip(given, expected)):
+        return
+    if len(given) != 3:
+        raise ValueError(
+            f"{where}: the images have shape {given}, but the encoder {encoder.name!r} takes batches "
+            f"[N, {', '.join(map(str, expected))}] of (H, W, C) images."
+        )
+    load_fix = f"image_size=({expected[0]}, {expected[1]})"
+    if given[-1] != expected[-1]:
+        load_fix += ", color_mode=" + ("'grayscale'" if expected[-1] == 1 else "'rgb'")
+    raise ValueError(
+        f"{where}: the images are {_shape_text(given)} (HxWxC) but the encoder {encoder.name!r} takes "
+        f"{_shape_text(expected)}. Build the encoder for the images (input_shape={given!r}, which "
+        f"is ImageSet.image_shape), or load the images at the encoder's size ({load_fix}; on the "
+        f"command line --image-size {expected[0]} {expected[1]})."
+    )
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class SiameseModel(keras.Model):
     """A twin network: the same encoder embeds both images, a head scores the pair.
@@ -89,6 +124,8 @@ class SiameseModel(keras.Model):
 
     def _scores_and_embeddings(self, x, training):
         image_a, image_b = _pair_inputs(x)
+        # Checked while tracing, so a mismatch is named here, not as a Keras error deep in a layer.
+        check_image_shape(tuple(image_a.shape)[1:], self.encoder, "SiameseModel")
         batch = ops.shape(image_a)[0]
         embeddings = self.encoder(ops.concatenate([image_a, image_b], axis=0), training=training)
         scores = self.head([embeddings[:batch], embeddings[batch:]])
@@ -236,13 +273,7 @@ def embed(encoder: keras.Model, images, batch_size: int = 512) -> np.ndarray:
     """
     images = getattr(images, "images", images)
     images = np.asarray(images)
-    expected = tuple(encoder.input_shape[1:])
-    if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-        raise ValueError(
-            f"embed: images have shape {images.shape[1:] if images.ndim == 4 else images.shape}, "
-            f"the encoder {encoder.name!r} expects [N, {', '.join(map(str, expected))}]; resize the "
-            "images or build the encoder with a matching input_shape."
-        )
+    check_image_shape(images.shape[1:], encoder, "embed")
     batch_size = positive_int(batch_size, "embed: batch_size", example="512")
     inference = _compiled_inference(encoder)
     outputs = [
