@@ -123,8 +123,8 @@ def evaluate_lake_runs(model, runs: list[OneShotRun]) -> LakeReport:
     )
 
 
-def episode_accuracy(model, imageset: ImageSet, episodes: EpisodeSet, embeddings: np.ndarray | None = None) -> float:
-    """Accuracy over every query of a fixed episode set, from embeddings computed once.
+def episode_hits(model, imageset: ImageSet, episodes: EpisodeSet, embeddings: np.ndarray | None = None) -> np.ndarray:
+    """Whether each query of a fixed episode set is assigned its own class, from embeddings computed once.
 
     The episodes are scored together, a block at a time: a twin classifier's head takes every query
     paired with every shot, two `[pairs, D]` arrays, so a block holds at most about 8 million
@@ -137,7 +137,7 @@ def episode_accuracy(model, imageset: ImageSet, episodes: EpisodeSet, embeddings
         embeddings: `[N, D]` embeddings of `imageset`, if already computed.
 
     Returns:
-        share of queries assigned to their own class.
+        bool `[episodes, ways * queries]`.
     """
     if embeddings is None:
         embeddings = model.embed(imageset)
@@ -150,4 +150,38 @@ def episode_accuracy(model, imageset: ImageSet, episodes: EpisodeSet, embeddings
         support = embeddings[episodes.support_index[start : start + block]]
         queries = embeddings[episodes.query_index[start : start + block].reshape(len(support), -1)]
         hits.append(choose(class_scores(model, support, queries), model.score_kind) == truth)
-    return float(np.mean(np.concatenate(hits)))
+    return np.concatenate(hits)
+
+
+def episode_accuracy(model, imageset: ImageSet, episodes: EpisodeSet, embeddings: np.ndarray | None = None) -> float:
+    """Accuracy over every query of a fixed episode set (`episode_hits`, averaged).
+
+    Args:
+        model, imageset, episodes, embeddings: as for `episode_hits`.
+
+    Returns:
+        share of queries assigned to their own class.
+    """
+    return float(np.mean(episode_hits(model, imageset, episodes, embeddings)))
+
+
+def accuracy_interval(hits) -> tuple[float, float]:
+    """Mean accuracy over episodes and the half-width of its 95% confidence interval.
+
+    Episodes are the independent draws (queries of one episode share its classes), so the interval
+    is 1.96 standard errors of the per-episode accuracies, as few-shot papers report it.
+
+    Args:
+        hits: bool `[episodes, queries]` (from `episode_hits`), at least 2 episodes.
+
+    Returns:
+        `(accuracy, half_width)`.
+
+    Raises:
+        ValueError: with fewer than 2 episodes.
+    """
+    per_episode = np.asarray(hits, dtype=np.float64).reshape(len(hits), -1).mean(axis=1)
+    if len(per_episode) < 2:
+        raise ValueError(f"accuracy_interval: needs at least 2 episodes, got {len(per_episode)}.")
+    half_width = 1.96 * per_episode.std(ddof=1) / np.sqrt(len(per_episode))
+    return float(per_episode.mean()), float(half_width)

@@ -341,6 +341,62 @@ def roc_curve(scores, pair_labels, score_kind: str) -> RocCurve:
     )
 
 
+@dataclass(frozen=True)
+class AcceptRate:
+    """The share of genuine (same-class) pairs accepted while impostors are held to a rate.
+
+    Attributes:
+        false_accept_rate: the rate asked for.
+        true_accept_rate: the largest share of same pairs called same with the share of different
+            pairs called same at most `false_accept_rate`.
+        achieved_false_accept_rate: that threshold's actual false accept rate.
+        threshold: the threshold giving it (`predict_same` semantics).
+        impostor_pairs: how many different pairs the rate was measured on; with fewer than
+            `1 / false_accept_rate` of them, the rate cannot be told from 0 and the figure is an
+            optimistic bound.
+    """
+
+    false_accept_rate: float
+    true_accept_rate: float
+    achieved_false_accept_rate: float
+    threshold: float
+    impostor_pairs: int
+
+
+def true_accept_rate_at(scores, pair_labels, score_kind: str, false_accept_rates=(1e-2, 1e-3)) -> list[AcceptRate]:
+    """True accept rate at fixed false accept rates: the verification figure for access control,
+    where letting an impostor in costs far more than asking a genuine user to try again.
+
+    Args:
+        scores: `[P]` pair scores.
+        pair_labels: `[P]` pair labels, 1 = same class, 0 = different.
+        score_kind: `"distance"` or `"similarity"`.
+        false_accept_rates: the rates, each in (0, 1).
+
+    Returns:
+        one AcceptRate per rate, in the order given.
+
+    Raises:
+        ValueError: for a rate outside (0, 1), or as `roc_curve`.
+    """
+    curve = roc_curve(scores, pair_labels, score_kind)
+    impostors = int(len(np.asarray(pair_labels)) - np.asarray(pair_labels).sum())
+    results = []
+    for rate in false_accept_rates:
+        if not 0.0 < float(rate) < 1.0:
+            raise ValueError(f"true_accept_rate_at: false accept rates must be in (0, 1), got {rate!r}.")
+        # The curve rises in both rates, so the last point within the rate accepts the most.
+        point = int(np.flatnonzero(curve.false_positive_rate <= rate)[-1])
+        results.append(AcceptRate(
+            false_accept_rate=float(rate),
+            true_accept_rate=float(curve.true_positive_rate[point]),
+            achieved_false_accept_rate=float(curve.false_positive_rate[point]),
+            threshold=float(curve.thresholds[point]),
+            impostor_pairs=impostors,
+        ))
+    return results
+
+
 def equal_error_rate(scores, pair_labels, score_kind: str) -> tuple[float, float]:
     """The equal error rate: where the false accept rate (different pairs called same) equals the
     false reject rate (same pairs called different).

@@ -1,0 +1,73 @@
+"""What every recipe shares: settings from a dict, image-size checks, writing a run's outputs atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import fields
+from pathlib import Path
+
+from .._checks import positive_int
+from ..data.imageset import ImageSet
+
+OPTIMIZERS = ("adam", "caffe-sgd")
+
+
+class _RecipeSettings:
+    """What every recipe dataclass shares: building it from a dict such as a JSON config."""
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        """Builds a recipe from a dict (for example a JSON config), refusing unknown keys.
+
+        Args:
+            values: field name -> value.
+
+        Returns:
+            the recipe.
+
+        Raises:
+            ValueError: naming unknown keys and listing the known ones.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown setting(s) {unknown}; known: {sorted(known)}.")
+        return cls(**values)
+
+    def _require_positive_ints(self, *names: str) -> None:
+        for name in names:
+            positive_int(getattr(self, name), f"{type(self).__name__}: {name}")
+
+
+def _require_image_size(caller: str, size: int, **imagesets: ImageSet) -> None:
+    """Refuses image sets whose images are not `size` x `size`, naming the argument and the fix."""
+    for role, imageset in imagesets.items():
+        if imageset.image_shape[:2] != (size, size):
+            raise ValueError(
+                f"{caller}: {role} images are {imageset.image_shape[:2]}, the recipe expects "
+                f"{size}x{size}; load with image_size={size}."
+            )
+
+
+def _write_outputs(out_dir: Path, model, summary: dict, figures: dict) -> None:
+    """Saves the model, each figure (built lazily by `figures[name](plotting)`) and summary.json."""
+    from . import plotting
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _replace_atomically(out_dir / "model.keras", model.save)
+    for filename, draw in figures.items():
+        _replace_atomically(out_dir / filename, lambda path: draw(plotting).savefig(path, dpi=100, bbox_inches="tight"))
+    _replace_atomically(out_dir / "summary.json", lambda path: path.write_text(json.dumps(summary, indent=2) + "\n"))
+
+
+def _replace_atomically(path: Path, write) -> None:
+    """`write(temporary)` beside `path`, then one rename: a kill mid-write never leaves half a file."""
+    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # keeps the suffix Keras checks
+    try:
+        write(temporary)
+        with open(temporary, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
