@@ -1,4 +1,5 @@
-"""The `siamese-kit` command: fetch data, run the demo, train and evaluate recipes, report the device."""
+"""The `siamese-kit` command: fetch data, run the demo, train and evaluate recipes (on MNIST, Omniglot or
+your own images), verify, identify and embed with a trained run, report the device."""
 
 from __future__ import annotations
 
@@ -74,18 +75,37 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--batch-size", type=_positive_int, default=DEMO_DEFAULTS["batch_size"])
     demo.add_argument("--seed", type=int, default=0)
 
-    train = commands.add_parser("train", help="train a recipe from flags or a JSON config file")
+    train = commands.add_parser(
+        "train", help="train a recipe on MNIST, Omniglot or your own images (--data)",
+        description="Without --data: the contrastive recipe on MNIST, the twin and one-shot recipes on Omniglot. "
+                    "With --data SOURCE: any recipe on your own images, split, trained, and reported in one run "
+                    "folder that `evaluate`, `verify`, `identify` and `embed` read.")
     train.add_argument("--recipe", choices=["contrastive", "twin", "one-shot"], required=True,
-                       help="contrastive: MNIST twins with a centroid decoder; twin: Omniglot twin classifier; "
-                            "one-shot: Omniglot episodes with the prototypical loss, tested on Lake's 20 runs")
+                       help="contrastive: twins with the contrastive loss; twin: a twin classifier (binary "
+                            "cross-entropy); one-shot: episodes with the prototypical loss")
+    train.add_argument("--data", default=None, metavar="SOURCE",
+                       help="your own images: a folder or .zip of class folders, a folder of IDX files, or tfds:NAME")
+    train.add_argument("--image-size", type=_positive_int, nargs=2, default=None, metavar=("H", "W"),
+                       help="with --data: resize every image to H x W (default: the images' own size, which must agree)")
+    train.add_argument("--color", choices=["gray", "rgb"], default="gray", help="with --data: 1 or 3 channels")
+    train.add_argument("--keep-aspect", action="store_true",
+                       help="with --data and --image-size: pad with the border colour instead of stretching")
+    train.add_argument("--skip-bad", action="store_true",
+                       help="with --data: leave out unreadable images (listed in run.json) instead of stopping")
+    train.add_argument("--split", choices=["classes", "images"], default="classes",
+                       help="with --data: classes (default, open set: test classes are never trained on) or "
+                            "images (closed set: each class's images divided, as for MNIST)")
+    train.add_argument("--validation-fraction", type=float, default=0.15, help="with --data (default 0.15)")
+    train.add_argument("--test-fraction", type=float, default=0.15, help="with --data (default 0.15)")
+    train.add_argument("--split-seed", type=int, default=0, help="with --data: which classes or images go where")
     train.add_argument("--background", default="images_background_small1",
-                       help="one-shot only: the Omniglot split to train on (default: the 5-alphabet minimal split)")
+                       help="one-shot on Omniglot only: the split to train on (default: the 5-alphabet minimal split)")
     train.add_argument("--config", type=Path, default=None, help="JSON file of recipe settings")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override one recipe setting, e.g. --set iterations=500 (repeatable)")
     train.add_argument("--faithful", action="store_true",
                        help="twin only: the MATLAB example's settings (koch_105, 105 px; a GPU recipe)")
-    train.add_argument("--out", type=Path, required=True, help="folder for model.keras and summary.json")
+    train.add_argument("--out", type=Path, required=True, help="the run folder to write")
     train.add_argument("--checkpoint-every", type=_non_negative_int, default=DEFAULT_CHECKPOINT_EVERY,
                        metavar="K",
                        help=f"save weights, optimizer and stream position to OUT/checkpoints every K steps "
@@ -94,12 +114,31 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="continue from the newest checkpoint in OUT/checkpoints (same settings); "
                             "without one, start from step 0")
 
-    evaluate = commands.add_parser("evaluate", help="evaluate a saved model on its recipe's test data")
-    evaluate.add_argument("model", type=Path, help="a model.keras written by `siamese-kit train`")
+    evaluate = commands.add_parser(
+        "evaluate", help="report on a run's own test part (or score a model.keras on its recipe's test data)")
+    evaluate.add_argument("model", type=Path, metavar="RUN",
+                          help="a run folder written by `siamese-kit train` (or a model.keras file)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--one-shot", action="store_true",
-                          help="score an Omniglot model on Lake's 20 runs and evaluation-alphabet episodes "
-                               "(the default for models trained with --recipe one-shot)")
+                          help="model.keras only: score an Omniglot model on Lake's 20 runs and evaluation-alphabet "
+                               "episodes (the default for models trained with --recipe one-shot)")
+
+    verify = commands.add_parser("verify", help="are two images the same class? one JSON line")
+    verify.add_argument("run", type=Path, help="a run folder (after `siamese-kit evaluate RUN`)")
+    verify.add_argument("first", type=Path, help="an image file")
+    verify.add_argument("second", type=Path, help="another image file")
+
+    identify = commands.add_parser("identify", help="which known class is each image? one JSON line per image")
+    identify.add_argument("run", type=Path, help="a run folder (after `siamese-kit evaluate RUN`)")
+    identify.add_argument("queries", type=Path, nargs="+", metavar="QUERY", help="image files")
+    identify.add_argument("--gallery", type=Path, required=True,
+                          help="the known classes: a folder of class folders (embedded once, cached in RUN)")
+    identify.add_argument("--top-k", type=_positive_int, default=5, help="classes listed per image (default 5)")
+
+    embed = commands.add_parser("embed", help="embeddings of a folder of class folders, with their file paths")
+    embed.add_argument("run", type=Path, help="a run folder")
+    embed.add_argument("folder", type=Path, help="a folder or .zip of class folders")
+    embed.add_argument("--out", type=Path, required=True, help="the .npz to write")
 
     commands.add_parser("info", help="print versions and the device TensorFlow will use")
     return parser
@@ -132,9 +171,9 @@ def _recipe_settings(args) -> dict:
     return settings
 
 
-def _checkpointer(args, recipe):
+def _checkpointer(args, recipe, extra: dict | None = None):
     """The run's `Checkpointer` in OUT/checkpoints, or None; made before any data is loaded, so a
-    refused resume (another run's folder, other settings) costs nothing and changes nothing."""
+    refused resume (another run's folder, other settings or data) costs nothing and changes nothing."""
     from dataclasses import asdict
 
     from .checkpoint import Checkpointer
@@ -144,8 +183,9 @@ def _checkpointer(args, recipe):
             raise ValueError("--resume needs checkpoints; drop --checkpoint-every 0.")
         return None
     config = {"recipe": args.recipe, "settings": asdict(recipe)}
-    if args.recipe == "one-shot":
+    if args.recipe == "one-shot" and not extra:
         config["background"] = args.background
+    config.update(extra or {})
     return Checkpointer(args.out / "checkpoints", every=args.checkpoint_every, resume=args.resume, config=config)
 
 
@@ -153,6 +193,13 @@ def _train(args) -> int:
     from .recipes import ContrastiveRecipe, TwinRecipe, run_contrastive, run_twin
 
     settings = _recipe_settings(args)
+    if args.data is not None:
+        return _train_own_data(args, settings)
+    own_data_flags = [flag for flag, value in (("--image-size", args.image_size), ("--keep-aspect", args.keep_aspect),
+                                               ("--skip-bad", args.skip_bad), ("--color", args.color != "gray"),
+                                               ("--split", args.split != "classes")) if value]
+    if own_data_flags:
+        raise ValueError(f"{', '.join(own_data_flags)} apply to your own images; add --data SOURCE.")
     if args.recipe == "contrastive":
         from .data import load_dataset
 
@@ -184,12 +231,98 @@ def _train(args) -> int:
     return 0
 
 
+def _train_own_data(args, settings: dict) -> int:
+    from .data.source import DataSource
+    from .recipes.own_data import recipe_for, run_own_data
+    from .runs import SplitSpec
+
+    if args.faithful:
+        raise ValueError("--faithful is the Omniglot recipe of the MATLAB example; drop it with --data.")
+    data = DataSource(args.data, tuple(args.image_size) if args.image_size else None, args.color,
+                      args.keep_aspect, args.skip_bad)
+    split = SplitSpec(args.split, args.validation_fraction, args.test_fraction, args.split_seed)
+    checkpoint = _checkpointer(args, recipe_for(args.recipe, settings), extra={"data": data.to_dict()})
+    summary = run_own_data(data, args.recipe, settings, args.out, split=split, checkpoint=checkpoint)
+    print(json.dumps({k: v for k, v in summary.items() if k != "settings"}))
+    print(f"wrote {args.out}: model.keras, run.json, split.json, report.json, report.html")
+    return 0
+
+
+def _evaluate_run(args) -> int:
+    from .recipes.own_data import recipe_for
+    from .report import build_report, write_report
+    from .runs import RunFolder
+
+    run = RunFolder(args.model)
+    info = run.info()
+    model = run.load_model()
+    parts = run.load_parts()
+    seed = recipe_for(info["recipe"], info["settings"]).seed if args.seed == 0 else args.seed
+    report, pictures = build_report(model, parts["test"], parts["validation"], seed=seed)
+    page = write_report(run.path, report, pictures, title=f"{info['data']['source']}: {info['recipe']} twin, test part")
+    keys = ("pair_accuracy", "threshold", "roc_auc", "equal_error_rate", "precision_at_1", "map_at_r")
+    print(json.dumps({"data": info["data"]["source"], "part": "test", **{k: report[k] for k in keys},
+                      "n_way_accuracy": report["n_way_accuracy"]}))
+    print(f"wrote {run.path / 'report.json'} and {page}")
+    return 0
+
+
+def _verify(args) -> int:
+    from .search import Verifier
+
+    print(json.dumps(Verifier.from_run(args.run).verify(args.first, args.second)))
+    return 0
+
+
+def _identify(args) -> int:
+    from .search import Gallery, Verifier
+
+    gallery = Gallery(Verifier.from_run(args.run), args.gallery, cache_dir=args.run)
+    for answer in gallery.identify(args.queries, top_k=args.top_k):
+        print(json.dumps(answer))
+    return 0
+
+
+def _embed(args) -> int:
+    from .search import Verifier, embed_folder
+    from .runs import RunFolder
+
+    run = RunFolder(args.run)
+    info = run.info()
+    verifier = Verifier(run.load_model(), float("nan"), tuple(info["image_shape"]),
+                        bool(info["data"].get("keep_aspect", False)), run.model_path)
+    print(json.dumps(embed_folder(verifier, args.folder, args.out)))
+    return 0
+
+
+def _check_fits(model, expected_shape, dataset: str, classes: int | None = None) -> None:
+    """Refuses a model whose input or classes are not those of the dataset it would be scored on."""
+    shape = tuple(model.encoder.input_shape[1:])
+    if shape[-1] != expected_shape[-1] or (expected_shape[0] is not None and shape[:2] != expected_shape[:2]):
+        raise ValueError(
+            f"the model takes {'x'.join(map(str, shape))} images but {dataset} is "
+            f"{'x'.join('?' if d is None else str(d) for d in expected_shape)}: it was trained on other data. "
+            "Evaluate its run folder (`siamese-kit evaluate RUN`), which holds its own test part."
+        )
+    decoder = getattr(model, "decoder", None)
+    if classes is not None and decoder is not None and decoder.num_classes != classes:
+        raise ValueError(
+            f"the model's centroid decoder has {decoder.num_classes} classes but {dataset} has {classes}: it was "
+            "trained on other data. Evaluate its run folder (`siamese-kit evaluate RUN`), which holds its own test part."
+        )
+
+
 def _evaluate(args) -> int:
     import keras
 
     from .models import PrototypeModel
     from .recipes import evaluate_contrastive, evaluate_one_shot, evaluate_twin
 
+    if args.model.is_dir():
+        if args.one_shot:
+            raise ValueError("--one-shot scores an Omniglot model.keras on Lake's runs; a run folder is evaluated "
+                             "on its own test part (drop --one-shot).")
+        return _evaluate_run(args)
     if not args.model.is_file():
         raise ValueError(f"model file not found: {args.model}; train one with `siamese-kit train`.")
     if not zipfile.is_zipfile(args.model):
@@ -209,23 +342,27 @@ def _evaluate(args) -> int:
         from .data import load_lake_runs, load_omniglot
 
         size = int(model.encoder.input_shape[1])
+        _check_fits(model, (None, None, 1), "Omniglot (grey)")
         results = evaluate_one_shot(model, load_omniglot("images_evaluation", image_size=size),
                                     load_lake_runs(image_size=size), seed=args.seed)
-        summary = {"lake20_accuracy": results["lake20_accuracy"], "episodes": results["episodes"]}
+        summary = {"dataset": "omniglot images_evaluation and Lake's 20 runs",
+                   "lake20_accuracy": results["lake20_accuracy"], "episodes": results["episodes"]}
     elif model.score_kind == "distance":
         from .data import load_dataset
 
+        _check_fits(model, (28, 28, 1), "MNIST (28x28 grey digits)", classes=10)
         _, validation_set = load_dataset("mnist", "train").split(1 / 12, seed=args.seed)
         results = evaluate_contrastive(model, load_dataset("mnist", "test"), validation_set, seed=args.seed)
         keys = ("test_centroid_accuracy", "pair_accuracy", "pair_threshold")
-        summary = {key: round(float(results[key]), 4) for key in keys}
+        summary = {"dataset": "mnist test", **{key: round(float(results[key]), 4) for key in keys}}
     else:
         from .data import load_omniglot
 
         size = int(model.encoder.input_shape[1])
+        _check_fits(model, (None, None, 1), "Omniglot (grey)")
         results = evaluate_twin(model, load_omniglot("images_evaluation", image_size=size), seed=args.seed)
         keys = ("pair_accuracy_750", "pair_accuracy_10k", "roc_auc")
-        summary = {key: round(float(results[key]), 4) for key in keys}
+        summary = {"dataset": "omniglot images_evaluation", **{key: round(float(results[key]), 4) for key in keys}}
     out = args.model.with_name("evaluation.json")
     out.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary))
@@ -375,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = _build_parser().parse_args(argv)
-    handlers = {"demo": _demo, "info": _info, "train": _train, "evaluate": _evaluate}
+    handlers = {"demo": _demo, "info": _info, "train": _train, "evaluate": _evaluate, "verify": _verify,
+                "identify": _identify, "embed": _embed}
     if args.command == "data":
         handler = _data_fetch if args.data_command == "fetch" else _data_where
     else:

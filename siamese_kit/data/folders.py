@@ -162,6 +162,55 @@ def read_image_folder(
         return _load_members(path, members, _ZipReader(path, archive), options, name, class_levels, skip_bad)
 
 
+def read_image_files(
+    paths, image_size: tuple[int, int] | None = None, color_mode: str = "grayscale", keep_aspect: bool = False,
+) -> np.ndarray:
+    """Single image files (a query, a pair to verify) read exactly as a folder's images are.
+
+    Args:
+        paths: image file paths.
+        image_size: `(height, width)` to resize to; None needs them all the same size.
+        color_mode: `"grayscale"` or `"rgb"`.
+        keep_aspect: pad rather than stretch.
+
+    Returns:
+        uint8 `[N, H, W, C]`.
+
+    Raises:
+        DataError: naming a file that is missing or unreadable, or two files of different sizes.
+    """
+    if color_mode not in COLOR_MODES:
+        raise DataError(f"color_mode must be one of {sorted(COLOR_MODES)}, got {color_mode!r}.")
+    options = _DecodeOptions(COLOR_MODES[color_mode][0], image_size, Image.Resampling.BILINEAR, keep_aspect)
+    reader = _FileReader()
+    images = []
+    for path in paths:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise DataError(f"Image not found: {path}. Check the path.")
+        pixels = _decode(reader, (str(path),), options)
+        pixels = pixels.reshape(pixels.shape[:2] + (COLOR_MODES[color_mode][1],))
+        if images and pixels.shape != images[0].shape:
+            raise DataError(
+                f"{path} is {_hw(pixels.shape)} but {paths[0]} is {_hw(images[0].shape)}; pass image_size to "
+                "read both at one size."
+            )
+        images.append(pixels)
+    if not images:
+        raise DataError("read_image_files: no paths given.")
+    return np.stack(images)
+
+
+class _FileReader:
+    """Reads single files by their full path (the one-part member)."""
+
+    def read(self, member: tuple[str, ...]) -> bytes:
+        return Path(member[0]).read_bytes()
+
+    def describe(self, member: tuple[str, ...]) -> str:
+        return member[0]
+
+
 def _skipped(part: str) -> bool:
     """Whether a path component marks something to ignore: hidden, or macOS zip metadata."""
     return part.startswith(".") or part == "__MACOSX"
@@ -415,4 +464,6 @@ class _ZipReader:
         return {f for f in found if not any(_skipped(s) for s in f)}
 
 
-__all__ = ["COLOR_MODES", "FolderContents", "IMAGE_SUFFIXES", "load_image_folder", "read_image_folder"]
+__all__ = [
+    "COLOR_MODES", "FolderContents", "IMAGE_SUFFIXES", "load_image_folder", "read_image_files", "read_image_folder",
+]

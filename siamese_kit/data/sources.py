@@ -190,8 +190,8 @@ def load_idx(
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(
-            f"IDX folder not found: {folder}. Pass the folder holding the *-idx3-ubyte files, or "
-            f"download MNIST with {FETCH_HINT}."
+            f"IDX folder not found: {folder}. Pass the folder holding the *-idx3-ubyte files (for "
+            f"MNIST itself: {FETCH_HINT})."
         )
     images_path, labels_path = _find_idx_files(folder, split)
     images = read_idx(images_path)

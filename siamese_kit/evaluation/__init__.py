@@ -13,6 +13,7 @@ from .verification import (
     best_accuracy_threshold,
     best_threshold,
     calibrate_twin_head,
+    embedding_pair_scores,
     equal_error_rate,
     fit_logistic,
     hardest_mistakes,
@@ -27,7 +28,7 @@ from .verification import (
 
 __all__ = [
     "AcceptRate", "true_accept_rate_at", "CentroidReport", "RetrievalReport", "RocCurve", "ThresholdReport", "best_accuracy_threshold", "best_threshold",
-    "calibrate_twin_head", "centroid_accuracy", "confusion_matrix", "equal_error_rate", "fit_logistic",
+    "calibrate_twin_head", "embedding_pair_scores", "centroid_accuracy", "confusion_matrix", "equal_error_rate", "fit_logistic",
     "hardest_mistakes", "nearest_neighbours", "pair_accuracy", "pair_scores", "per_class_accuracy",
     "predict_same", "retrieval_metrics", "roc_auc", "roc_curve", "threshold_report",
 ]

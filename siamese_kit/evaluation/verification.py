@@ -15,6 +15,7 @@ from keras import ops
 from .._checks import positive_int
 from ..data.imageset import ImageSet
 from ..data.pairs import PairSet, fixed_pairs
+from ..distances import paired_distances
 from .identification import confusion_matrix
 
 _SCORE_KINDS = ("distance", "similarity")
@@ -24,16 +25,33 @@ def pair_scores(model, embeddings: np.ndarray, pair_set: PairSet) -> np.ndarray:
     """Scores pairs from embeddings computed once, through the model's own head.
 
     Args:
-        model: a `SiameseModel` (its head turns two embeddings into a score).
+        model: a `SiameseModel` (its head turns two embeddings into a score) or a `PrototypeModel`
+            (Euclidean distance).
         embeddings: `[N, D]` embeddings of the ImageSet the pair set indexes.
         pair_set: the pairs.
 
     Returns:
         float32 array `[P]` of scores (distances or similarities, see `model.score_kind`).
     """
-    first = embeddings[pair_set.index_a]
-    second = embeddings[pair_set.index_b]
-    return np.asarray(ops.convert_to_numpy(model.head([first, second])), dtype=np.float32)
+    return embedding_pair_scores(model, embeddings[pair_set.index_a], embeddings[pair_set.index_b])
+
+
+def embedding_pair_scores(model, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The model's score of each pair of embeddings: its head's, or (a model without a head, such as
+    `PrototypeModel`) the Euclidean distance its loss is built on.
+
+    Args:
+        model: a trained model.
+        first: `[P, D]` embeddings.
+        second: `[P, D]` embeddings.
+
+    Returns:
+        float32 `[P]` scores (see `model.score_kind`).
+    """
+    head = getattr(model, "head", None)
+    if head is None:
+        return np.asarray(ops.convert_to_numpy(paired_distances(first, second)), dtype=np.float32)
+    return np.asarray(ops.convert_to_numpy(head([first, second])), dtype=np.float32)
 
 
 def predict_same(scores, threshold: float, score_kind: str) -> np.ndarray:

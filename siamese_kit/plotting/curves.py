@@ -168,6 +168,53 @@ def confusion_matrix_plot(
     return figure
 
 
+def per_class_accuracy_plot(
+    accuracies,
+    class_names: Sequence[str],
+    counts=None,
+    most: int = 30,
+    title: str | None = "Accuracy per class (worst first)",
+    ax: Axes | None = None,
+) -> Figure:
+    """Accuracy of each class as horizontal bars, worst first, to see which classes the model confuses.
+
+    Args:
+        accuracies: `[K]` accuracy per class in [0, 1]; NaN for a class with no test image (left out).
+        class_names: name of each class.
+        counts: optional `[K]` test images per class, written beside each bar.
+        most: at most this many classes are drawn (the worst ones).
+        title: axes title; `None` for none.
+        ax: axes to draw into; a new figure is made when `None`.
+
+    Returns:
+        The Figure holding the axes.
+
+    Raises:
+        ValueError: when the lengths disagree or an accuracy is outside [0, 1].
+    """
+    values = np.asarray(accuracies, dtype=float)
+    names = [str(n) for n in class_names]
+    if values.ndim != 1 or len(values) != len(names):
+        raise ValueError(f"accuracies has shape {values.shape} for {len(names)} class names; give one per class.")
+    shown = np.flatnonzero(~np.isnan(values))
+    if np.any((values[shown] < 0) | (values[shown] > 1)):
+        raise ValueError("accuracies must lie in [0, 1].")
+    order = shown[np.argsort(values[shown], kind="stable")][:most]
+    figure, ax = _figure(ax, (6.5, 0.9 + 0.28 * max(len(order), 1)))
+    ax.barh(range(len(order)), values[order], color="#4c72b0")
+    ax.set_yticks(range(len(order)), [names[i] for i in order], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.12)
+    ax.set_xlabel("accuracy")
+    if counts is not None:
+        counts = np.asarray(counts)
+        for row, index in enumerate(order):
+            ax.text(values[index] + 0.01, row, f"{values[index]:.2f} (n={int(counts[index])})", va="center", fontsize=7)
+    if title:
+        ax.set_title(title)
+    return figure
+
+
 def _unit_number(value, name: str) -> float:
     """A single finite number in [0, 1] (a rate or an area)."""
     try:

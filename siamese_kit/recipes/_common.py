@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import fields
 from pathlib import Path
 
 from .._checks import positive_int
+from .._files import replace_atomically as _replace_atomically
 from ..data.imageset import ImageSet
 
 OPTIMIZERS = ("adam", "caffe-sgd")
@@ -52,22 +52,10 @@ def _require_image_size(caller: str, size: int, **imagesets: ImageSet) -> None:
 
 def _write_outputs(out_dir: Path, model, summary: dict, figures: dict) -> None:
     """Saves the model, each figure (built lazily by `figures[name](plotting)`) and summary.json."""
-    from . import plotting
+    from .. import plotting
 
     out_dir.mkdir(parents=True, exist_ok=True)
     _replace_atomically(out_dir / "model.keras", model.save)
     for filename, draw in figures.items():
         _replace_atomically(out_dir / filename, lambda path: draw(plotting).savefig(path, dpi=100, bbox_inches="tight"))
     _replace_atomically(out_dir / "summary.json", lambda path: path.write_text(json.dumps(summary, indent=2) + "\n"))
-
-
-def _replace_atomically(path: Path, write) -> None:
-    """`write(temporary)` beside `path`, then one rename: a kill mid-write never leaves half a file."""
-    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # keeps the suffix Keras checks
-    try:
-        write(temporary)
-        with open(temporary, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

@@ -64,19 +64,22 @@ class OneShotRecipe(_RecipeSettings):
             raise ValueError(f"OneShotRecipe: learning_rate must be > 0, got {self.learning_rate}.")
 
 
-def build_prototype_model(recipe: OneShotRecipe, channels: int = 1) -> PrototypeModel:
+def build_prototype_model(recipe: OneShotRecipe, channels: int = 1, input_shape=None) -> PrototypeModel:
     """A compiled `PrototypeModel` with the recipe's `conv4` tower and Adam with cosine decay.
 
     Args:
         recipe: hyperparameters.
         channels: image channels.
+        input_shape: `(H, W, C)` for images that are not `recipe.image_size` squares (your own data);
+            None builds for `(image_size, image_size, channels)`.
 
     Returns:
         compiled PrototypeModel.
     """
     keras.utils.set_random_seed(recipe.seed)
     encoder = conv4(
-        (recipe.image_size, recipe.image_size, channels), feature_dim=recipe.embedding_dim, width=recipe.width,
+        tuple(input_shape or (recipe.image_size, recipe.image_size, channels)), feature_dim=recipe.embedding_dim,
+        width=recipe.width,
         growth=recipe.growth, feature_activation=None, pool_last=False,
     )
     model = PrototypeModel(encoder)

@@ -113,18 +113,20 @@ class TwinRecipe(_RecipeSettings):
         return cls(**settings)
 
 
-def build_twin_model(recipe: TwinRecipe, channels: int = 1) -> SiameseModel:
+def build_twin_model(recipe: TwinRecipe, channels: int = 1, input_shape=None) -> SiameseModel:
     """A compiled twin classifier: shared tower, `TwinClassifierHead`, binary cross-entropy.
 
     Args:
         recipe: hyperparameters.
         channels: image channels.
+        input_shape: `(H, W, C)` for images that are not `recipe.image_size` squares (your own data);
+            None builds for `(image_size, image_size, channels)`.
 
     Returns:
         compiled SiameseModel whose pair score is the probability of "same".
     """
     keras.utils.set_random_seed(recipe.seed)
-    shape = (recipe.image_size, recipe.image_size, channels)
+    shape = tuple(input_shape or (recipe.image_size, recipe.image_size, channels))
     # Layers take the global policy when they are made; set it for this model only, so a model built
     # later in the same kernel does not train in float16 unasked.
     previous = keras.mixed_precision.global_policy()

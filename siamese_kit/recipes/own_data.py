@@ -1,0 +1,156 @@
+"""Any recipe on your own images: read the source, split it, train, calibrate, report, all into one
+run folder (`siamese_kit.runs`) that `siamese-kit evaluate`, `verify`, `identify` and `embed` read.
+
+The recipes are those of MNIST and Omniglot with the dataset-specific parts swapped for what works on
+any labelled image set: the encoder is built for the images' own shape and channels, the twin head is
+calibrated on the validation classes (Omniglot used held-out alphabets), one-shot episodes draw from
+all training classes (there are no alphabets), and the test is the report of `siamese_kit.report`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from ..data.augment import AffineDistortion
+from ..data.episodes import episode_stream
+from ..data.imageset import DataError, ImageSet
+from ..data.pairs import pair_stream
+from ..data.seeds import derived_seed
+from ..data.source import DataSource, load_source
+from ..devices import device_report
+from ..evaluation import calibrate_twin_head
+from ..report import build_report, write_report
+from ..runs import RunFolder, SplitSpec, split_dataset
+from ..training import TerminalMonitor, train_loop
+from ._common import _write_outputs
+from .contrastive import ContrastiveRecipe, train_contrastive
+from .one_shot import OneShotRecipe, build_prototype_model
+from .twin import TwinRecipe, build_twin_model
+
+RECIPES = ("contrastive", "twin", "one-shot")
+# The Omniglot recipes' dataset-bound defaults, changed for data without alphabets.
+_OWN_DATA_DEFAULTS = {
+    "twin": {"calibration_groups": 0, "negatives": "any"},
+    "one-shot": {"within_group": False, "ways": 5, "queries": 2},
+}
+
+
+def recipe_for(name: str, settings: dict):
+    """The recipe dataclass of `name` from settings, with the own-data defaults under them.
+
+    Args:
+        name: `"contrastive"`, `"twin"` or `"one-shot"`.
+        settings: recipe settings (from `--set` and `--config`).
+
+    Returns:
+        ContrastiveRecipe, TwinRecipe or OneShotRecipe.
+
+    Raises:
+        ValueError: for an unknown recipe or setting.
+    """
+    kinds = {"contrastive": ContrastiveRecipe, "twin": TwinRecipe, "one-shot": OneShotRecipe}
+    if name not in kinds:
+        raise ValueError(f"unknown recipe {name!r}; use one of {', '.join(RECIPES)}.")
+    return kinds[name].from_dict({**_OWN_DATA_DEFAULTS.get(name, {}), **settings})
+
+
+def run_own_data(
+    data: DataSource,
+    recipe_name: str,
+    settings: dict,
+    out_dir: str | Path,
+    split: SplitSpec = SplitSpec(),
+    checkpoint=None,
+    monitor=None,
+) -> dict:
+    """Trains a recipe on your own images and writes a complete run folder.
+
+    Args:
+        data: where the images are and how to read them.
+        recipe_name: `"contrastive"`, `"twin"` or `"one-shot"`.
+        settings: recipe settings.
+        out_dir: the run folder to write.
+        split: how to divide the images (open set, whole classes, by default).
+        checkpoint: a `Checkpointer` to save to and resume from.
+        monitor: a `TrainingMonitor` for the twin and one-shot recipes; default a progress bar.
+
+    Returns:
+        the summary: the report's headline numbers, counts, seconds, device, recipe.
+
+    Raises:
+        DataError: for a source, split or image problem, naming it and the fix.
+    """
+    start = time.perf_counter()
+    recipe = recipe_for(recipe_name, settings)
+    contents = load_source(data)
+    parts = split_dataset(contents.imageset, split)
+    run = RunFolder(out_dir)
+    run.write_start(recipe_name, asdict(recipe), data, split, parts, contents.ignored, contents.skipped)
+    device = device_report()
+    model, history = _train(recipe_name, recipe, parts, checkpoint, monitor)
+    if recipe_name == "twin":
+        # The sigmoid head is calibrated on the validation classes, never on the test ones.
+        calibrate_twin_head(model, parts["validation"], seed=derived_seed(recipe.seed, "calibration pairs"))
+    report, pictures = build_report(model, parts["test"], parts["validation"], seed=recipe.seed)
+    summary = {
+        "data": data.source, "recipe": recipe_name, "split": split.kind,
+        **{key: report[key] for key in ("pair_accuracy", "threshold", "roc_auc", "equal_error_rate",
+                                         "precision_at_1", "map_at_r")},
+        "n_way_accuracy": report["n_way_accuracy"],
+        "counts": {part: {"classes": int((s.class_counts() > 0).sum()), "images": len(s)} for part, s in parts.items()},
+        "ignored_files": len(contents.ignored), "skipped_images": len(contents.skipped),
+        "seconds": round(time.perf_counter() - start, 1), "device": device, "settings": asdict(recipe),
+    }
+    _write_outputs(Path(out_dir), model, summary, {
+        "training_curve.png": lambda plotting: plotting.training_curves(history, x_label="step",
+                                                                        title=f"{recipe_name} loss while training"),
+    })
+    write_report(out_dir, report, pictures, title=f"{Path(data.source).name}: {recipe_name} twin, test part")
+    return summary
+
+
+def _train(recipe_name: str, recipe, parts: dict[str, ImageSet], checkpoint, monitor):
+    """The trained model and its loss history."""
+    train_set = parts["train"]
+    shape = train_set.image_shape
+    if recipe_name == "contrastive":
+        model, logger = train_contrastive(train_set, recipe, print_every=max(1, recipe.iterations // 10),
+                                          checkpoint=checkpoint)
+        return model, logger.history()
+    if recipe_name == "twin":
+        model = build_twin_model(recipe, input_shape=shape)
+        augment = AffineDistortion() if recipe.distortions else None
+
+        def stream(start):
+            return pair_stream(train_set, recipe.batch_size, seed=recipe.seed, mode="random", augment=augment,
+                               start_batch=start)
+
+        monitor = monitor or TerminalMonitor(recipe.iterations, recipe.batch_size,
+                                             record_every=max(1, recipe.iterations // 200))
+    else:
+        needed = recipe.shots + recipe.queries
+        enough = int((train_set.class_counts() >= needed).sum())
+        if enough < recipe.ways:
+            raise DataError(
+                f"{train_set.name}: one-shot episodes of {recipe.ways} classes with {needed} images each need "
+                f"{recipe.ways} such classes; {enough} have {needed} or more. Lower ways, shots or queries "
+                f"(--set ways={max(2, enough)}), or add images."
+            )
+        model = build_prototype_model(recipe, input_shape=shape)
+        square = shape[0] == shape[1]
+        training_set = train_set.with_rotated_classes() if recipe.rotations and square else train_set
+        augment = AffineDistortion() if recipe.distortions else None
+
+        def stream(start):
+            return episode_stream(training_set, recipe.ways, recipe.shots, recipe.queries, seed=recipe.seed,
+                                  within_group=False, augment=augment, start_episode=start)
+
+        monitor = monitor or TerminalMonitor(recipe.iterations, 1, record_every=max(1, recipe.iterations // 200),
+                                             unit="episodes")
+    trained = train_loop(model, stream, recipe.iterations, monitor=monitor, checkpoint=checkpoint)
+    return model, trained["history"]
+
+
+__all__ = ["RECIPES", "recipe_for", "run_own_data"]

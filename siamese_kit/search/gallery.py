@@ -1,0 +1,214 @@
+"""Using a trained twin: verify a pair of image files, identify images against a gallery of known
+classes, embed a folder.
+
+A `Verifier` and a `Gallery` read image files exactly as training read its data (size, colour,
+padding, the run's `DataSource`) and decide with the threshold the run's report chose on validation
+pairs, so a command-line answer agrees with the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._files import replace_atomically
+from ..data.folders import read_image_files, read_image_folder
+from ..data.imageset import DataError
+from ..distances import pairwise_distances
+from ..evaluation import embedding_pair_scores, predict_same
+from ..runs import RunFolder
+
+# Query-by-gallery score blocks for a twin head stay under this many embedding values per array.
+_HEAD_BLOCK_VALUES = 4_000_000
+
+
+@dataclass
+class Verifier:
+    """Says whether two images show the same class, with a run's model and threshold.
+
+    Args:
+        model: a trained model.
+        threshold: the decision threshold (`predict_same` semantics).
+        image_shape: `(H, W, C)` the model takes; files are read at this size.
+        keep_aspect: pad rather than stretch, as the run's data was read.
+        model_path: the model file, when it came from one (part of the gallery cache key).
+    """
+
+    model: object
+    threshold: float
+    image_shape: tuple[int, int, int]
+    keep_aspect: bool = False
+    model_path: Path | None = None
+
+    @classmethod
+    def from_run(cls, run: str | Path) -> "Verifier":
+        """The run's model, with the threshold of its report (`siamese-kit evaluate RUN` writes it).
+
+        Args:
+            run: a run folder.
+
+        Returns:
+            Verifier.
+
+        Raises:
+            DataError: if the run has no model or no report yet, naming the command that makes it.
+        """
+        folder = RunFolder(run)
+        info = folder.info()
+        report = folder.path / "report.json"
+        if not report.is_file():
+            raise DataError(f"{folder.path} has no report.json, so no threshold yet; run "
+                            f"`siamese-kit evaluate {folder.path}` first.")
+        threshold = json.loads(report.read_text())["threshold"]
+        return cls(folder.load_model(), float(threshold), tuple(info["image_shape"]),
+                   bool(info["data"].get("keep_aspect", False)), folder.model_path)
+
+    def read(self, paths) -> np.ndarray:
+        """Image files at the model's size and colour.
+
+        Args:
+            paths: file paths.
+
+        Returns:
+            uint8 `[N, H, W, C]`."""
+        height, width, channels = self.image_shape
+        return read_image_files(paths, (height, width), "rgb" if channels == 3 else "grayscale", self.keep_aspect)
+
+    def verify(self, first: str | Path, second: str | Path) -> dict:
+        """One pair's score and decision.
+
+        Args:
+            first: an image file.
+            second: another image file.
+
+        Returns:
+            `{"score": float, "threshold": float, "same": bool}`.
+        """
+        embeddings = self.model.embed(self.read([first, second]))
+        score = float(embedding_pair_scores(self.model, embeddings[:1], embeddings[1:])[0])
+        same = bool(predict_same(np.array([score]), self.threshold, self.model.score_kind)[0])
+        return {"score": round(score, 6), "threshold": round(self.threshold, 6), "same": same}
+
+
+class Gallery:
+    """Known classes as a folder of class folders, embedded once, to identify new images against.
+
+    The embeddings are cached beside the run (`RUN/gallery-<hash>.npz`), keyed by the model file and
+    by every gallery file's path, size and time, so a changed gallery or model is embedded again.
+
+    Args:
+        verifier: the model, threshold and reading options (`Verifier.from_run`).
+        folder: the gallery: one subfolder per known class.
+        cache_dir: where to keep the embeddings; None keeps nothing.
+    """
+
+    def __init__(self, verifier: Verifier, folder: str | Path, cache_dir: str | Path | None = None):
+        self.verifier = verifier
+        self.folder = Path(folder).expanduser()
+        height, width, channels = verifier.image_shape
+        contents = read_image_folder(self.folder, (height, width), "rgb" if channels == 3 else "grayscale",
+                                     keep_aspect=verifier.keep_aspect)
+        self.imageset = contents.imageset
+        self.embeddings = self._cached_embeddings(cache_dir)
+
+    def _cached_embeddings(self, cache_dir) -> np.ndarray:
+        if cache_dir is None:
+            return self.verifier.model.embed(self.imageset)
+        key = hashlib.sha256()
+        model_path = self.verifier.model_path
+        for path in ([model_path] if model_path else []) + list(self.imageset.paths):
+            stat = Path(path).stat()
+            key.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        cache = Path(cache_dir) / f"gallery-{key.hexdigest()[:16]}.npz"
+        if cache.is_file():
+            with np.load(cache) as stored:
+                if list(stored["paths"]) == list(self.imageset.paths):
+                    return stored["embeddings"]
+        embeddings = self.verifier.model.embed(self.imageset)
+        replace_atomically(cache, lambda path: _save_npz(path, embeddings=embeddings,
+                                                         paths=np.array(self.imageset.paths)))
+        return embeddings
+
+    def identify(self, queries, top_k: int = 5) -> list[dict]:
+        """The best-matching known classes of each query image, ranked.
+
+        Each class scores by its closest gallery image (smallest distance, or highest probability of
+        "same" for a twin head). A query whose best class is not within the run's threshold is
+        `"unknown"`.
+
+        Args:
+            queries: image file paths.
+            top_k: classes listed per query.
+
+        Returns:
+            one dict per query: `{"query": PATH, "identity": NAME or "unknown",
+            "matches": [{"class": NAME, "distance" or "score": D}, ...]}`.
+        """
+        model = self.verifier.model
+        distance = model.score_kind == "distance"
+        query_embeddings = model.embed(self.verifier.read(queries))
+        scores = self._scores(query_embeddings)
+        labels = self.imageset.labels
+        classes = np.unique(labels)
+        # Per class, its best gallery image: the nearest (distance) or the most alike (similarity).
+        by_class = np.stack([(scores[:, labels == c].min(axis=1) if distance else scores[:, labels == c].max(axis=1))
+                             for c in classes], axis=1)
+        order = np.argsort(by_class if distance else -by_class, axis=1, kind="stable")[:, :top_k]
+        key = "distance" if distance else "score"
+        answers = []
+        for row, query in enumerate(queries):
+            matches = [{"class": self.imageset.class_names[classes[c]], key: round(float(by_class[row, c]), 6)}
+                       for c in order[row]]
+            best = by_class[row, order[row, 0]]
+            known = bool(predict_same(np.array([best]), self.verifier.threshold, model.score_kind)[0])
+            answers.append({"query": str(query), "identity": matches[0]["class"] if known else "unknown",
+                            "matches": matches})
+        return answers
+
+    def _scores(self, query_embeddings: np.ndarray) -> np.ndarray:
+        model = self.verifier.model
+        if getattr(model, "head", None) is None or model.score_kind == "distance":
+            return np.asarray(pairwise_distances(query_embeddings.astype(np.float64), self.embeddings.astype(np.float64)))
+        gallery, dim = len(self.embeddings), self.embeddings.shape[1]
+        block = max(1, _HEAD_BLOCK_VALUES // max(1, gallery * dim))
+        rows = []
+        for start in range(0, len(query_embeddings), block):
+            chunk = query_embeddings[start : start + block]
+            first = np.repeat(chunk, gallery, axis=0)
+            second = np.tile(self.embeddings, (len(chunk), 1))
+            rows.append(embedding_pair_scores(model, first, second).reshape(len(chunk), gallery))
+        return np.concatenate(rows)
+
+
+def _save_npz(path: Path, **arrays) -> None:
+    # An open file, so NumPy keeps the temporary name instead of appending ".npz" to it.
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def embed_folder(verifier: Verifier, folder: str | Path, out: str | Path) -> dict:
+    """Embeddings of every image of a folder of class folders, saved with their paths and classes.
+
+    Args:
+        verifier: the model and reading options.
+        folder: a folder (or zip) of class folders.
+        out: the `.npz` to write: `embeddings [N, D]`, `paths [N]`, `labels [N]`, `class_names [K]`.
+
+    Returns:
+        `{"images": N, "dimensions": D, "out": path}`.
+    """
+    height, width, channels = verifier.image_shape
+    imageset = read_image_folder(folder, (height, width), "rgb" if channels == 3 else "grayscale",
+                                 keep_aspect=verifier.keep_aspect).imageset
+    embeddings = verifier.model.embed(imageset)
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise DataError(f"--out must name a .npz file, got {out}.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    replace_atomically(out, lambda path: _save_npz(path, embeddings=embeddings, paths=np.array(imageset.paths),
+                                                   labels=imageset.labels, class_names=np.array(imageset.class_names)))
+    return {"images": len(imageset), "dimensions": int(embeddings.shape[1]), "out": str(out)}
