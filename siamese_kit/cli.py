@@ -318,6 +318,10 @@ def _evaluate(args) -> int:
     from .models import PrototypeModel
     from .recipes import evaluate_contrastive, evaluate_one_shot, evaluate_twin
 
+    if args.model.is_file() and (args.model.parent / "run.json").is_file():
+        # A run's own model is judged on the run's own test part, never on MNIST or Omniglot.
+        print(f"{args.model} belongs to the run folder {args.model.parent}; evaluating that run's test part.")
+        args.model = args.model.parent
     if args.model.is_dir():
         if args.one_shot:
             raise ValueError("--one-shot scores an Omniglot model.keras on Lake's runs; a run folder is evaluated "

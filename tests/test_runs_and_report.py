@@ -1,0 +1,140 @@
+"""Run folders, splits, sources and the report's figures, checked against independent computations."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from siamese_kit.data import DataError, DataSource, ImageSet, conform, load_source
+from siamese_kit.evaluation import roc_curve, true_accept_rate_at
+from siamese_kit.oneshot import accuracy_interval
+from siamese_kit.runs import RunFolder, SplitSpec, split_dataset
+
+
+def class_tree(root, classes=6, per_class=4, size=(8, 8)):
+    for c in range(classes):
+        folder = root / f"class {c}"  # a space in the name, kept
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            Image.new("L", (size[1], size[0]), 20 * c + i).save(folder / f"{i}.png")
+    return root
+
+
+def test_true_accept_rate_at_fixed_false_accept_rates_matches_a_direct_count():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([1, 0], [300, 2000])
+    scores = np.concatenate([rng.normal(0.4, 0.3, 300), rng.normal(1.5, 0.4, 2000)])  # distances
+    for rate in (0.01, 0.001):
+        result, = true_accept_rate_at(scores, labels, "distance", (rate,))
+        # Independently: the largest threshold admitting at most rate * impostors, then count genuine.
+        impostors = np.sort(scores[labels == 0])
+        allowed = int(np.floor(rate * len(impostors)))
+        limit = impostors[allowed]  # a threshold at this impostor admits exactly `allowed` of them (<)
+        expected = np.mean(scores[labels == 1] < limit)
+        assert result.true_accept_rate == pytest.approx(expected)
+        assert result.achieved_false_accept_rate <= rate
+        assert result.impostor_pairs == 2000
+    with pytest.raises(ValueError, match=r"false accept rates must be in \(0, 1\)"):
+        true_accept_rate_at(scores, labels, "distance", (0.0,))
+
+
+def test_accuracy_interval_is_196_standard_errors_of_episode_accuracies():
+    hits = np.array([[1, 1, 0, 1], [1, 0, 0, 1], [1, 1, 1, 1]], bool)
+    per_episode = np.array([0.75, 0.5, 1.0])
+    accuracy, half_width = accuracy_interval(hits)
+    assert accuracy == pytest.approx(0.75)
+    assert half_width == pytest.approx(1.96 * per_episode.std(ddof=1) / np.sqrt(3))
+    with pytest.raises(ValueError, match="at least 2 episodes"):
+        accuracy_interval(hits[:1])
+
+
+def test_open_set_split_writes_classes_and_files_and_reloads_them(tmp_path):
+    data = DataSource(str(class_tree(tmp_path / "mine", classes=10)))
+    parts = split_dataset(load_source(data).imageset, SplitSpec("classes", 0.2, 0.2, seed=1))
+    run = RunFolder(tmp_path / "run")
+    run.write_start("contrastive", {"iterations": 1}, data, SplitSpec("classes", 0.2, 0.2, seed=1), parts)
+    split = json.loads((run.path / "split.json").read_text())
+    assert [len(split[p]["classes"]) for p in ("train", "validation", "test")] == [6, 2, 2]
+    assert any("class " in name for name in split["test"]["classes"])
+    again = run.load_parts()
+    for part in parts:
+        np.testing.assert_array_equal(again[part].images, parts[part].images)
+        assert again[part].paths == parts[part].paths
+
+
+def test_a_run_whose_data_changed_refuses_to_be_evaluated_on_it(tmp_path):
+    root = class_tree(tmp_path / "mine", classes=10)
+    data = DataSource(str(root))
+    spec = SplitSpec("classes", 0.2, 0.2)
+    run = RunFolder(tmp_path / "run")
+    run.write_start("contrastive", {}, data, spec, split_dataset(load_source(data).imageset, spec))
+    Image.new("L", (8, 8), 1).save(root / "class 3" / "new.png")
+    with pytest.raises(DataError) as e:
+        run.load_parts()
+    assert "changed since" in str(e.value) and "1 new" in str(e.value)
+
+
+def test_splits_too_small_name_the_parts_counts_and_fix(tmp_path):
+    imageset = load_source(DataSource(str(class_tree(tmp_path / "few", classes=4, per_class=3)))).imageset
+    with pytest.raises(DataError) as e:
+        split_dataset(imageset, SplitSpec("classes", 0.25, 0.25))
+    assert "4 classes" in str(e.value) and "--split images" in str(e.value)
+    with pytest.raises(DataError) as e:
+        split_dataset(imageset, SplitSpec("images", 0.1, 0.1))
+    message = str(e.value)
+    assert "test part" in message and "split(fraction=0.1)" in message and "3 to 3 images" in message
+
+
+def test_closed_set_split_keeps_every_class_in_every_part(tmp_path):
+    imageset = load_source(DataSource(str(class_tree(tmp_path / "many", classes=3, per_class=10)))).imageset
+    parts = split_dataset(imageset, SplitSpec("images", 0.2, 0.2))
+    assert [len(parts[p]) for p in ("train", "validation", "test")] == [18, 6, 6]
+    for part in parts.values():
+        assert (part.class_counts() > 0).all()
+
+
+def test_a_folder_that_is_not_a_run_says_how_to_make_one(tmp_path):
+    (tmp_path / "model.keras").write_bytes(b"PK")
+    with pytest.raises(DataError) as e:
+        RunFolder(tmp_path).info()
+    assert "not a run folder" in str(e.value) and "siamese-kit evaluate MODEL.keras" in str(e.value)
+    assert "--data SOURCE" in str(e.value)
+
+
+def test_sources_are_recognised_and_a_missing_one_is_named(tmp_path):
+    from test_data_sources import write_mnist_like
+
+    assert DataSource(str(write_mnist_like(tmp_path / "letters"))).kind == "idx"
+    assert DataSource(str(class_tree(tmp_path / "tree"))).kind == "folder"
+    assert DataSource("tfds:fashion_mnist").kind == "tfds"
+    with pytest.raises(DataError, match="Data source not found: .*nowhere"):
+        DataSource(str(tmp_path / "nowhere")).kind
+    with pytest.raises(DataError, match=r"--color gray\|rgb"):
+        DataSource(str(tmp_path), color="colour")
+    contents = load_source(DataSource(str(tmp_path / "letters"), image_size=(10, 12), color="rgb"))
+    assert contents.imageset.image_shape == (10, 12, 3) and len(contents.imageset) == 10
+    assert contents.imageset.paths[0].endswith("train[0]")
+
+
+def test_conform_converts_colour_and_size_like_pillow():
+    grey = np.arange(64, dtype=np.uint8).reshape(1, 8, 8, 1)
+    imageset = ImageSet(grey, np.array([0]))
+    as_rgb = conform(imageset, None, "rgb")
+    np.testing.assert_array_equal(as_rgb.images[..., 0], grey[..., 0])
+    np.testing.assert_array_equal(as_rgb.images[..., 2], grey[..., 0])
+    resized = conform(imageset, (4, 4), "gray")
+    expected = np.asarray(Image.fromarray(grey[0, ..., 0]).resize((4, 4), Image.Resampling.BILINEAR))
+    np.testing.assert_array_equal(resized.images[0, ..., 0], expected)
+    assert conform(imageset, (8, 8), "gray") is imageset
+
+
+def test_roc_points_behind_the_accept_rates_are_reachable_thresholds():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.2, 0.1])
+    labels = np.array([1, 1, 0, 1, 0, 0])
+    curve = roc_curve(scores, labels, "similarity")
+    result, = true_accept_rate_at(scores, labels, "similarity", (0.34,))
+    called = scores >= result.threshold
+    assert called[labels == 1].mean() == pytest.approx(result.true_accept_rate) == pytest.approx(1.0)
+    assert called[labels == 0].mean() == pytest.approx(result.achieved_false_accept_rate)
+    assert result.achieved_false_accept_rate in curve.false_positive_rate
