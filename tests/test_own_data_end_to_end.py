@@ -165,7 +165,6 @@ def test_the_other_recipes_train_and_report_on_your_images(digit_tree, tmp_path,
 
 
 def test_a_model_from_other_data_is_not_scored_on_mnist(tmp_path, capsys):
-    import keras
 
     from siamese_kit.layers import CentroidDecoder, EuclideanDistance
     from siamese_kit.losses import ContrastiveLoss

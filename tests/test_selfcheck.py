@@ -638,3 +638,50 @@ def test_the_new_checks_reject_bad_arguments(check):
 def test_the_new_checks_catch_a_missing_return(check):
     with pytest.raises(AssertionError, match="forget the `return`"):
         check(lambda *args: None)
+
+
+# --------------------------------------------------------------------------- true accept rate (09)
+
+
+def true_accept_rate(distances, pair_labels, false_accept_rate):
+    """A plain solution: every threshold just above a distance, the best one within the rate."""
+    genuine, impostor = distances[pair_labels == 1], distances[pair_labels == 0]
+    best = 0.0
+    for threshold in np.sort(distances):
+        threshold = np.nextafter(threshold, np.inf)
+        if np.mean(impostor < threshold) <= false_accept_rate:
+            best = max(best, np.mean(genuine < threshold))
+    return best
+
+
+def test_the_true_accept_rate_check_accepts_a_plain_solution_and_agrees_with_the_toolkit():
+    from siamese_kit.evaluation import true_accept_rate_at
+
+    assert selfcheck.check_true_accept_rate(true_accept_rate)
+    rng = np.random.default_rng(5)
+    labels = np.repeat([1, 0], [50, 300])
+    distances = np.concatenate([rng.gamma(2, 0.3, 50), 0.5 + rng.gamma(3, 0.3, 300)])
+    for rate in (0.01, 0.05, 0.2):
+        toolkit, = true_accept_rate_at(distances, labels, "distance", (rate,))
+        assert selfcheck.reference_true_accept_rate(distances, labels, rate) == pytest.approx(toolkit.true_accept_rate)
+
+
+def _over_all_pairs(d, y, rate):
+    best = 0.0
+    for t in np.nextafter(np.sort(d), np.inf):
+        if np.mean((d < t) & (y == 0)) <= rate:
+            best = max(best, np.mean(d[y == 1] < t))
+    return best
+
+
+@pytest.mark.parametrize("function, cause", [
+    (_over_all_pairs, "divides by all pairs"),
+    (lambda d, y, rate: true_accept_rate(d, y, rate * 0.999), "may be reached"),
+    (lambda d, y, rate: true_accept_rate(d, 1 - y, rate), "swapped"),
+    (lambda d, y, rate: max(np.nextafter(t, np.inf) for t in d if np.mean(d[y == 0] < np.nextafter(t, np.inf)) <= rate),
+     "returned the threshold"),
+], ids=["all-pairs", "strict", "swapped", "threshold"])
+def test_the_true_accept_rate_check_names_the_mistake(function, cause):
+    with pytest.raises(AssertionError, match=cause) as caught:
+        selfcheck.check_true_accept_rate(function)
+    assert "check_true_accept_rate" in str(caught.value) and "expected a true accept rate" in str(caught.value)

@@ -44,6 +44,7 @@ from .losses import (
     reference_twin_head,
 )
 from .sampling import check_pair_sampler
+from .verification import check_true_accept_rate, reference_true_accept_rate
 
 __all__ = [
     "check_accuracy_at_threshold",
@@ -58,6 +59,7 @@ __all__ = [
     "check_prototypical_loss",
     "check_roc_point",
     "check_threshold",
+    "check_true_accept_rate",
     "check_twin_head",
     "reference_accuracy_at_threshold",
     "reference_binary_cross_entropy",
@@ -68,5 +70,6 @@ __all__ = [
     "reference_precision_at_1",
     "reference_prototypical_loss",
     "reference_roc_point",
+    "reference_true_accept_rate",
     "reference_twin_head",
 ]
