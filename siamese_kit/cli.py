@@ -257,8 +257,10 @@ def _evaluate_run(args) -> int:
     info = run.info()
     model = run.load_model()
     parts = run.load_parts()
-    seed = recipe_for(info["recipe"], info["settings"]).seed if args.seed == 0 else args.seed
-    report, pictures = build_report(model, parts["test"], parts["validation"], seed=seed)
+    recipe = recipe_for(info["recipe"], info["settings"])
+    seed = recipe.seed if args.seed == 0 else args.seed
+    report, pictures = build_report(model, parts["test"], parts["validation"], seed=seed,
+                                    margin=getattr(recipe, "margin", None))
     page = write_report(run.path, report, pictures, title=f"{info['data']['source']}: {info['recipe']} twin, test part")
     keys = ("pair_accuracy", "threshold", "roc_auc", "equal_error_rate", "precision_at_1", "map_at_r")
     print(json.dumps({"data": info["data"]["source"], "part": "test", **{k: report[k] for k in keys},

@@ -51,7 +51,7 @@ RECALL_KS = (1, 5, 10)
 
 
 def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int = 0, num_pairs: int = 10_000,
-                 ways: int = 5, shots: int = 1, episodes: int = 600) -> tuple[dict, dict]:
+                 ways: int = 5, shots: int = 1, episodes: int = 600, margin: float | None = None) -> tuple[dict, dict]:
     """Measures a trained model on a test part, its threshold chosen on a validation part.
 
     Args:
@@ -63,6 +63,7 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
         ways: classes per identification episode (fewer when the test has fewer classes).
         shots: examples of each class per episode.
         episodes: identification episodes.
+        margin: a contrastive model's margin: the threshold is searched within (0, margin].
 
     Returns:
         `(report, pictures)`: the JSON-ready report (keys `pair_accuracy`, `threshold`, `roc_auc`,
@@ -75,7 +76,6 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
     score_kind = model.score_kind
     test_embeddings = model.embed(test_set)
     validation_embeddings = model.embed(validation_set)
-    margin = getattr(getattr(model, "loss", None), "margin", None) if score_kind == "distance" else None
     validation_pairs = fixed_pairs(validation_set, num_pairs, seed=derived_seed(seed, "report validation pairs"),
                                    mode="random")
     threshold = best_threshold(pair_scores(model, validation_embeddings, validation_pairs),

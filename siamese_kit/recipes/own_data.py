@@ -93,7 +93,8 @@ def run_own_data(
     if recipe_name == "twin":
         # The sigmoid head is calibrated on the validation classes, never on the test ones.
         calibrate_twin_head(model, parts["validation"], seed=derived_seed(recipe.seed, "calibration pairs"))
-    report, pictures = build_report(model, parts["test"], parts["validation"], seed=recipe.seed)
+    report, pictures = build_report(model, parts["test"], parts["validation"], seed=recipe.seed,
+                                    margin=getattr(recipe, "margin", None))
     summary = {
         "data": data.source, "recipe": recipe_name, "split": split.kind,
         **{key: report[key] for key in ("pair_accuracy", "threshold", "roc_auc", "equal_error_rate",
