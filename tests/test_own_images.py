@@ -57,7 +57,7 @@ def test_transparency_becomes_white_and_palette_is_expanded(tmp_path):
 def test_exif_orientation_is_honoured(tmp_path):
     upright = np.zeros((4, 6), np.uint8)
     upright[0, :] = 255  # a white top row
-    turned = Image.fromarray(np.rot90(upright, -1).copy())  # stored turned a quarter clockwise
+    turned = Image.fromarray(np.rot90(upright, 1).copy())  # stored a quarter turn anticlockwise
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 CW to display": the camera's usual portrait tag
     write(tmp_path / "a" / "photo.jpg", encoded(turned, "JPEG", exif=exif, quality=100))
