@@ -150,11 +150,75 @@ def conv4(
     return keras.Model(inputs, x, name=name)
 
 
+# keras.applications backbones that take raw 0..255 pixels (their preprocessing is built in).
+BACKBONES = {
+    "mobilenet_v3_small": ("MobileNetV3Small", {"include_preprocessing": True}),
+    "mobilenet_v3_large": ("MobileNetV3Large", {"include_preprocessing": True}),
+    "efficientnet_b0": ("EfficientNetB0", {}),
+    "convnext_tiny": ("ConvNeXtTiny", {"include_preprocessing": True}),
+}
+MIN_BACKBONE_SIDE = 32
+
+
+def pretrained(
+    input_shape: tuple[int, int, int],
+    embedding_dim: int = 128,
+    backbone: str = "mobilenet_v3_small",
+    weights: str | None = "imagenet",
+    trainable: bool = False,
+    name: str | None = None,
+) -> keras.Model:
+    """A tower on a `keras.applications` backbone, for colour photographs (faces, leaves, parts).
+
+    The backbone's last feature map is averaged over space and projected to `embedding_dim`. Grey
+    images are repeated to three channels; pixels go in as 0..255, the backbone's own preprocessing
+    scales them. With `trainable=False` (the default) only the projection trains at first, which is
+    what a few hundred images per class can support; unfreeze for a second, slower stage.
+
+    Args:
+        input_shape: `(H, W, C)`, each side at least 32, C 1 or 3.
+        embedding_dim: size of the embedding.
+        backbone: one of `BACKBONES`.
+        weights: `"imagenet"` (downloaded by Keras once, then cached in `~/.keras/models`), None for
+            random weights (offline, tests), or a path to a weights file.
+        trainable: whether the backbone's weights train.
+        name: model name; defaults to `"<backbone>_tower"`.
+
+    Returns:
+        a Keras model from pixels `[B, H, W, C]` to float32 embeddings `[B, embedding_dim]`.
+
+    Raises:
+        ValueError: for an unknown backbone, a side below 32 or a channel count other than 1 or 3,
+            naming the fix.
+    """
+    _check_dim(embedding_dim, "pretrained")
+    if backbone not in BACKBONES:
+        raise ValueError(f"pretrained: unknown backbone {backbone!r}; choose one of {sorted(BACKBONES)}.")
+    height, width, channels = (int(d) for d in input_shape)
+    if min(height, width) < MIN_BACKBONE_SIDE or channels not in (1, 3):
+        raise ValueError(
+            f"pretrained: {backbone} needs images of at least {MIN_BACKBONE_SIDE}x{MIN_BACKBONE_SIDE} with 1 or 3 "
+            f"channels, got {height}x{width}x{channels}; load them with image_size=(96, 96) or larger "
+            "(--image-size 96 96) and color_mode='rgb' (--color rgb)."
+        )
+    builder_name, options = BACKBONES[backbone]
+    builder = getattr(keras.applications, builder_name)
+    base = builder(include_top=False, weights=weights, input_shape=(height, width, 3), pooling="avg", **options)
+    base.trainable = trainable
+    inputs = keras.Input(shape=(height, width, channels), name="pixels")
+    x = keras.layers.Concatenate(name="grey_to_rgb")([inputs, inputs, inputs]) if channels == 1 else inputs
+    x = base(x, training=False if not trainable else None)
+    outputs = keras.layers.Dense(embedding_dim, name="embedding", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name or f"{backbone}_tower")
+
+
 def _check_dim(embedding_dim, builder: str) -> None:
     positive_int(embedding_dim, f"{builder}: embedding_dim")
 
 
-ENCODERS: dict[str, Callable[..., keras.Model]] = {"lenet_28": lenet_28, "koch_105": koch_105, "conv4": conv4}
+ENCODERS: dict[str, Callable[..., keras.Model]] = {
+    "lenet_28": lenet_28, "koch_105": koch_105, "conv4": conv4, "pretrained": pretrained,
+}
 
 
 def get_encoder(name: str, **kwargs) -> keras.Model:

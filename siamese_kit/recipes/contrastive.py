@@ -25,7 +25,7 @@ from ..evaluation import (
 )
 from ..layers import CentroidDecoder, EuclideanDistance
 from ..losses import ContrastiveLoss
-from ..models.encoders import lenet_28
+from ..models.encoders import lenet_28, pretrained
 from ..models.twin import SiameseModel
 from ..training import InverseDecay, StepLogger
 from ._common import OPTIMIZERS, _RecipeSettings, _write_outputs
@@ -48,6 +48,9 @@ class ContrastiveRecipe(_RecipeSettings):
         validation_fraction: share of each training class held out to calibrate the pair threshold.
         eval_pairs: number of fixed, seeded test pairs for pair accuracy.
         seed: seeds weights, pair stream and splits.
+        backbone: None for the LeNet tower; a `keras.applications` backbone name (see
+            `siamese_kit.models.encoders.BACKBONES`) for colour photographs.
+        backbone_weights: the backbone's weights: `"imagenet"`, None (random) or a file.
     """
 
     embedding_dim: int = 16
@@ -61,6 +64,8 @@ class ContrastiveRecipe(_RecipeSettings):
     validation_fraction: float = 1 / 12
     eval_pairs: int = 10_000
     seed: int = 0
+    backbone: str | None = None
+    backbone_weights: str | None = "imagenet"
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -82,7 +87,10 @@ def build_contrastive_model(recipe: ContrastiveRecipe, input_shape, num_classes:
         compiled SiameseModel.
     """
     keras.utils.set_random_seed(recipe.seed)
-    encoder = lenet_28(recipe.embedding_dim, input_shape=tuple(input_shape), bottleneck=recipe.bottleneck)
+    if recipe.backbone is None:
+        encoder = lenet_28(recipe.embedding_dim, input_shape=tuple(input_shape), bottleneck=recipe.bottleneck)
+    else:
+        encoder = pretrained(tuple(input_shape), recipe.embedding_dim, recipe.backbone, weights=recipe.backbone_weights)
     model = SiameseModel(
         encoder, EuclideanDistance(), CentroidDecoder(num_classes, momentum=recipe.centroid_momentum)
     )
