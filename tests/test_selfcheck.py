@@ -369,7 +369,7 @@ def test_every_public_name_is_exported_from_the_package():
     import siamese_kit.selfcheck as package
 
     defined = {}
-    for part in ("distances", "losses", "sampling", "evaluation"):
+    for part in ("distances", "losses", "sampling", "evaluation", "verification"):
         module = importlib.import_module(f"siamese_kit.selfcheck.{part}")
         defined.update({n: f for n, f in vars(module).items() if n.startswith(("check_", "reference_"))})
     assert sorted(package.__all__) == sorted(defined)

