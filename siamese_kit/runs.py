@@ -202,7 +202,11 @@ class RunFolder:
         """
         import keras
 
-        from . import layers, losses, models  # noqa: F401  (registers the serialisable classes)
+        # Importing the classes registers them for deserialisation (siamese_kit.models loads lazily).
+        from .layers import CentroidDecoder  # noqa: F401
+        from .losses import ContrastiveLoss  # noqa: F401
+        from .models.prototype import PrototypeModel  # noqa: F401
+        from .models.twin import SiameseModel  # noqa: F401
 
         if not self.model_path.is_file():
             raise DataError(f"{self.path} has no model.keras: its training did not finish. Train it again "
