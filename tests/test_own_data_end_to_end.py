@@ -2,7 +2,10 @@
 
 The image tree is written here from MNIST digits as a user's folder would be: PNGs and JPEGs of
 mixed sizes and colour modes, a stray note and a Thumbs.db. The commands run in-process
-(`siamese_kit.cli.main`), the same code the `siamese-kit` console script runs.
+(`siamese_kit.cli.main`), the same code the `siamese-kit` console script runs. Ten digits are too few
+classes to learn unseen ones from, so the chain uses the closed split (`--split images`: every digit in
+every part); the open split, the default, is tested on its own in test_runs_and_report.py and taught on
+Omniglot's characters in notebook 09.
 """
 
 import json
@@ -13,7 +16,7 @@ from PIL import Image
 
 from siamese_kit.cli import main
 
-PER_CLASS = 30
+PER_CLASS = 40
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ def run_command(*argv):
 def contrastive_run(digit_tree, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "contrastive"
     status = run_command("train", "--data", digit_tree, "--recipe", "contrastive", "--image-size", 28, 28,
-                         "--validation-fraction", 0.2, "--test-fraction", 0.2, "--set", "iterations=400",
+                         "--split", "images", "--validation-fraction", 0.2, "--test-fraction", 0.2, "--set", "iterations=400",
                          "--set", "batch_size=32", "--checkpoint-every", 0, "--out", out)
     assert status == 0
     return out
@@ -62,12 +65,12 @@ def contrastive_run(digit_tree, tmp_path_factory):
 def test_a_run_folder_knows_its_data_and_split(contrastive_run, digit_tree):
     info = json.loads((contrastive_run / "run.json").read_text())
     split = json.loads((contrastive_run / "split.json").read_text())
-    assert info["data"]["source"] == str(digit_tree.resolve()) and info["split"]["kind"] == "classes"
+    assert info["data"]["source"] == str(digit_tree.resolve()) and info["split"]["kind"] == "images"
     assert info["ignored_files"] == 2 and info["image_shape"] == [28, 28, 1]
-    classes = [set(split[part]["classes"]) for part in ("train", "validation", "test")]
-    assert [len(c) for c in classes] == [6, 2, 2]
-    assert not (classes[0] & classes[2]) and not (classes[1] & classes[2])  # open set: test never trained on
-    assert sum(len(split[part]["files"]) for part in split) == 10 * PER_CLASS
+    files = [set(split[part]["files"]) for part in ("train", "validation", "test")]
+    assert [len(f) for f in files] == [10 * 24, 10 * 8, 10 * 8]
+    assert not (files[0] & files[2]) and not (files[1] & files[2])  # no test image is trained on
+    assert all(len(split[part]["classes"]) == 10 for part in split)  # closed set: every digit everywhere
 
 
 def test_the_report_has_every_figure_and_opens_offline(contrastive_run):
@@ -75,8 +78,8 @@ def test_the_report_has_every_figure_and_opens_offline(contrastive_run):
     for key in ("pair_accuracy", "threshold", "roc_auc", "equal_error_rate", "true_accept_rate", "precision_at_1",
                 "recall_at_k", "map_at_r", "n_way_accuracy", "per_class_accuracy"):
         assert key in report
-    assert report["roc_auc"] > 0.7  # unseen digits, 400 steps: well above chance (0.5)
-    assert report["n_way_accuracy"]["ways"] == 2 and report["n_way_accuracy"]["interval_95"] > 0
+    assert report["roc_auc"] > 0.9  # held-out images of the digits, 400 steps: far above chance (0.5)
+    assert report["n_way_accuracy"]["ways"] == 5 and report["n_way_accuracy"]["interval_95"] > 0
     page = (contrastive_run / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 5
     assert "<script" not in page and "http://" not in page and "https://" not in page
@@ -89,43 +92,42 @@ def test_evaluate_reproduces_the_report_from_the_run_folder(contrastive_run):
     assert after == before  # same data, same split, same seeds: the same numbers
 
 
+def files_by_class(run, part):
+    found = {}
+    for path in json.loads((run / "split.json").read_text())[part]["files"]:
+        found.setdefault(path.split("/")[-2], []).append(path)
+    return found
+
+
 def test_verify_calls_a_genuine_pair_same_and_an_impostor_different(contrastive_run, capsys):
-    split = json.loads((contrastive_run / "split.json").read_text())
-    files = split["test"]["files"]
-    by_class = {}
-    for path in files:
-        by_class.setdefault(path.split("/")[-2], []).append(path)
-    (first_class, first), (second_class, second) = list(by_class.items())[:2]
+    test, train = files_by_class(contrastive_run, "test"), files_by_class(contrastive_run, "train")
+    names = sorted(test)
     genuine = impostor = 0
-    for i in range(8):
+    for i, name in enumerate(names):
+        other = names[(i + 1) % len(names)]
         capsys.readouterr()
-        assert run_command("verify", contrastive_run, first[i], first[i + 8]) == 0
+        assert run_command("verify", contrastive_run, test[name][0], train[name][0]) == 0
         genuine += json.loads(capsys.readouterr().out)["same"]
-        assert run_command("verify", contrastive_run, first[i], second[i]) == 0
+        assert run_command("verify", contrastive_run, test[name][0], train[other][0]) == 0
         answer = json.loads(capsys.readouterr().out)
         impostor += answer["same"]
         assert set(answer) == {"score", "threshold", "same"}
-    assert genuine >= 5 and impostor <= 3  # chance would be 4 of 8 each
+    assert genuine >= 7 and impostor <= 3  # of 10 each; chance would be 5
 
 
 def test_identify_finds_the_class_of_most_held_out_images(contrastive_run, tmp_path, capsys):
-    split = json.loads((contrastive_run / "split.json").read_text())
     gallery = tmp_path / "gallery"
-    queries = []
-    for path in split["test"]["files"]:
-        name = path.split("/")[-2]
-        known = gallery / name
-        known.mkdir(parents=True, exist_ok=True)
-        if len(list(known.iterdir())) < 5:
-            (known / path.split("/")[-1]).write_bytes(open(path, "rb").read())
-        else:
-            queries.append((path, name))
+    for name, paths in files_by_class(contrastive_run, "train").items():
+        (gallery / name).mkdir(parents=True)
+        for path in paths[:5]:
+            (gallery / name / path.split("/")[-1]).write_bytes(open(path, "rb").read())
+    queries = [(path, name) for name, paths in files_by_class(contrastive_run, "test").items() for path in paths]
     capsys.readouterr()
     assert run_command("identify", contrastive_run, *[q for q, _ in queries], "--gallery", gallery, "--top-k", 2) == 0
     answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [a["query"] for a in answers] == [q for q, _ in queries]
     right = sum(a["matches"][0]["class"] == name for a, (_, name) in zip(answers, queries))
-    assert right / len(queries) > 0.7
+    assert right / len(queries) > 0.7  # chance: 0.1
     assert all(len(a["matches"]) == 2 and "distance" in a["matches"][0] for a in answers)
     assert list(contrastive_run.glob("gallery-*.npz"))  # embedded once, kept for the next call
 
@@ -147,7 +149,7 @@ def test_embed_writes_every_image_with_its_path(contrastive_run, digit_tree, tmp
 def test_the_other_recipes_train_and_report_on_your_images(digit_tree, tmp_path, capsys, recipe, settings):
     out = tmp_path / recipe
     overrides = [a for s in settings for a in ("--set", s)]
-    assert run_command("train", "--data", digit_tree, "--recipe", recipe, "--image-size", 28, 28,
+    assert run_command("train", "--data", digit_tree, "--recipe", recipe, "--image-size", 28, 28, "--split", "images",
                        "--validation-fraction", 0.2, "--test-fraction", 0.2, *overrides,
                        "--checkpoint-every", 0, "--out", out) == 0
     report = json.loads((out / "report.json").read_text())
