@@ -255,7 +255,7 @@ def _evaluate_run(args) -> int:
 
     run = RunFolder(args.model)
     info = run.info()
-    model = run.load_model()
+    model = run.trained_model()
     parts = run.load_parts()
     recipe = recipe_for(info["recipe"], info["settings"])
     seed = recipe.seed if args.seed == 0 else args.seed
@@ -291,7 +291,7 @@ def _embed(args) -> int:
 
     run = RunFolder(args.run)
     info = run.info()
-    verifier = Verifier(run.load_model(), float("nan"), tuple(info["image_shape"]),
+    verifier = Verifier(run.trained_model(), float("nan"), tuple(info["image_shape"]),
                         bool(info["data"].get("keep_aspect", False)), run.model_path)
     print(json.dumps(embed_folder(verifier, args.folder, args.out)))
     return 0

@@ -191,7 +191,7 @@ class RunFolder:
             the DataSource recorded for the run."""
         return DataSource.from_dict(self.info()["data"])
 
-    def load_model(self):
+    def trained_model(self):
         """The run's model, loaded with `safe_mode=True` (a model file is data, never code).
 
         Returns:

@@ -64,7 +64,7 @@ class Verifier:
             raise DataError(f"{folder.path} has no report.json, so no threshold yet; run "
                             f"`siamese-kit evaluate {folder.path}` first.")
         threshold = json.loads(report.read_text())["threshold"]
-        return cls(folder.load_model(), float(threshold), tuple(info["image_shape"]),
+        return cls(folder.trained_model(), float(threshold), tuple(info["image_shape"]),
                    bool(info["data"].get("keep_aspect", False)), folder.model_path)
 
     def read(self, paths) -> np.ndarray:
@@ -125,7 +125,7 @@ class Gallery:
             key.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
         cache = Path(cache_dir) / f"gallery-{key.hexdigest()[:16]}.npz"
         if cache.is_file():
-            with np.load(cache) as stored:
+            with np.load(cache, allow_pickle=False) as stored:
                 if list(stored["paths"]) == list(self.imageset.paths):
                     return stored["embeddings"]
         embeddings = self.verifier.model.embed(self.imageset)
