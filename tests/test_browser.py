@@ -112,8 +112,9 @@ def _serve(tmp_path, source: Path):
 
 
 @pytest.fixture
-def jupyterlab(tmp_path):
-    """JupyterLab serving the explorer notebook."""
+def jupyterlab(tmp_path, mnist):
+    """JupyterLab serving the explorer notebook, which reads MNIST (skipped without it, except under CI,
+    instead of waiting minutes for a notebook that cannot run)."""
     with _serve(tmp_path, NOTEBOOK) as lab:
         yield lab
 

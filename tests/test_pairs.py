@@ -102,4 +102,3 @@ def test_stream_yields_uint8_batches_of_the_image_shape():
     features, _ = next(iter(stream))
     assert features["image_a"].shape == (64, 28, 28, 1)
     assert features["image_a"].dtype.name == "uint8"
-

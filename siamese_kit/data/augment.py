@@ -71,7 +71,8 @@ class AffineDistortion:
         shear_y = on[1] * spread(draws[2], self.shear)
         low, high = self.scale_range
         scale_x = 1.0 + on[2] * (low + (high - low) * draws[3] - 1.0)
-        scale_y = 1.0 + on[2] * (low + (high - low) * tf.random.stateless_uniform([batch_size], seed=derived_key(seed, "distortion scale")) - 1.0)
+        scale_y_draw = tf.random.stateless_uniform([batch_size], seed=derived_key(seed, "distortion scale"))
+        scale_y = 1.0 + on[2] * (low + (high - low) * scale_y_draw - 1.0)
         shift = tf.random.stateless_uniform([2, batch_size], seed=derived_key(seed, "distortion shift"))
         shift_x = on[3] * spread(shift[0], self.translation_pixels)
         shift_y = on[4] * spread(shift[1], self.translation_pixels)
