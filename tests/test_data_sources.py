@@ -418,3 +418,15 @@ def test_load_tfds_not_prepared_offline(tmp_path):
     message = str(e.value)
     assert "'mnist'" in message and str(tmp_path) in message
     assert "siamese-kit data fetch" in message and "load_idx" in message
+
+
+def test_a_tfds_source_loads_as_any_other_with_paths_naming_each_example():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from siamese_kit.data import DataSource, load_source
+
+    with tfds.testing.mock_data(num_examples=6):
+        contents = load_source(DataSource("tfds:mnist", image_size=(20, 20), color="rgb"))
+    data = contents.imageset
+    assert data.image_shape == (20, 20, 3) and len(data) == 6  # resized and coloured like a folder's images
+    assert data.paths == tuple(f"tfds:mnist[{i}]" for i in range(6))
+    assert DataSource("tfds:mnist").kind == "tfds"

@@ -31,6 +31,9 @@ FLOORS = {
     "04": lambda s: s["lake20_accuracy"] >= 0.70 and s["seconds"] <= 5 * 60,
     # "A visible margin": the calibrated threshold makes at most 4/5 of the best fixed one's mistakes.
     "05": lambda s: s["gain_over_best_fixed"] > 0 and s["mistakes_calibrated"] <= 0.8 * s["mistakes_best_fixed"],
+    # Unseen characters: chance is AUC 0.5, 5-way 0.2 and top-1 1/22; the run must be well above all three.
+    "09": lambda s: (s["roc_auc"] >= 0.80 and s["n_way_accuracy"] >= 0.5 and s["identify_top1"] >= 0.3
+                     and s["seconds"] <= 5 * 60),
 }
 
 
@@ -111,3 +114,4 @@ def test_the_floors_fail_a_run_at_chance():
     at_chance = {"pair_accuracy_10k": 0.5059, "seconds": 48}
     assert not FLOORS["03"](at_chance)
     assert not FLOORS["05"]({"gain_over_best_fixed": 0.001, "mistakes_calibrated": 96, "mistakes_best_fixed": 98})
+    assert not FLOORS["09"]({"roc_auc": 0.53, "n_way_accuracy": 0.21, "identify_top1": 0.05, "seconds": 160})
