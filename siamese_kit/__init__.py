@@ -16,12 +16,14 @@ install_quiet_import()
 __all__ = [
     "AffineDistortion", "ImageSet", "fixed_pairs", "load_dataset", "load_omniglot", "pair_stream",
     "CentroidDecoder", "EuclideanDistance", "TwinClassifierHead", "ContrastiveLoss",
+    "MultiSimilarityLoss", "SupervisedContrastiveLoss", "TripletLoss",
     "SiameseModel", "conv4", "embed", "get_encoder", "koch_105", "lenet_28",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(["AffineDistortion", "ImageSet", "fixed_pairs", "load_dataset", "load_omniglot",
                      "pair_stream"], ".data"),
     **dict.fromkeys(["CentroidDecoder", "EuclideanDistance", "TwinClassifierHead"], ".layers"),
-    "ContrastiveLoss": ".losses",
+    **dict.fromkeys(["ContrastiveLoss", "MultiSimilarityLoss", "SupervisedContrastiveLoss", "TripletLoss"],
+                    ".losses"),
     **dict.fromkeys(["SiameseModel", "conv4", "embed", "get_encoder", "koch_105", "lenet_28"], ".models"),
 })

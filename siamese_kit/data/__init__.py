@@ -20,6 +20,7 @@ _EXPORTS = {
     **dict.fromkeys(["OMNIGLOT_SPLITS", "fetch_omniglot", "load_omniglot", "load_omniglot_tfds", "omniglot_dir"],
                     ".omniglot"),
     **dict.fromkeys(["EpisodeSet", "episode_stream", "fixed_episodes"], ".episodes"),
+    "class_balanced_stream": ".balanced",
     **dict.fromkeys(["OneShotRun", "load_lake_runs"], ".lake"),
 }
 __all__ = sorted(_EXPORTS)

@@ -81,18 +81,23 @@ def _first_k_of_shuffle(uniforms, sizes, k):
     return tf.math.top_k(-keys, k=k, sorted=True).indices
 
 
-def _sample_episode_indices(tables: _EpisodeTables, ways, shots, queries, seed, episode_number):
-    """One episode's indices: support `[ways, shots]`, queries `[ways, queries]`, classes `[ways]`."""
+def _sample_episode_indices(tables: _EpisodeTables, ways, shots, queries, seed, episode_number,
+                            purposes=("episode classes", "episode images")):
+    """One episode's indices: support `[ways, shots]`, queries `[ways, queries]`, classes `[ways]`.
+
+    `purposes` name the class and image draws (see `seeds.PURPOSES`), so another stream built on this
+    sampler draws independently of the episode streams of the same seed.
+    """
     stream_seed = batch_key(seed, episode_number)
     num_rows = tf.shape(tables.class_rows)[0]
     row_draw = tf.random.stateless_uniform([], seed=stream_seed)
     row = tf.minimum(tf.cast(row_draw * tf.cast(num_rows, tf.float32), tf.int32), num_rows - 1)
     class_keys = tf.random.stateless_uniform([tf.shape(tables.class_rows)[1]],
-                                             seed=derived_key(stream_seed, "episode classes"))
+                                             seed=derived_key(stream_seed, purposes[0]))
     slots = _first_k_of_shuffle(class_keys, tables.row_sizes[row], ways)
     classes = tf.gather(tables.class_rows[row], slots)
     image_keys = tf.random.stateless_uniform([ways, tf.shape(tables.images)[1]],
-                                             seed=derived_key(stream_seed, "episode images"))
+                                             seed=derived_key(stream_seed, purposes[1]))
     positions = _first_k_of_shuffle(image_keys, tf.gather(tables.image_counts, classes), shots + queries)
     chosen = tf.gather(tf.gather(tables.images, classes), positions, batch_dims=1)
     return chosen[:, :shots], chosen[:, shots:], classes

@@ -23,6 +23,8 @@ PURPOSES = {
     "augment second": 4,
     "distortion scale": 5,
     "distortion shift": 6,
+    "balanced classes": 7,
+    "balanced images": 8,
 }
 
 

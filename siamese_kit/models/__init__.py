@@ -6,6 +6,7 @@ _EXPORTS = {
     **dict.fromkeys(["ENCODERS", "conv4", "get_encoder", "koch_105", "lenet_28"], ".encoders"),
     **dict.fromkeys(["SiameseModel", "embed"], ".twin"),
     "PrototypeModel": ".prototype",
+    "EmbeddingModel": ".embedding",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from .layers import PACKAGE
+from ..layers import PACKAGE
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -1,0 +1,121 @@
+"""`EmbeddingModel`: the encoder alone, trained on class-balanced batches with a batch loss.
+
+Triplet-style losses need no pair head: a step embeds a P x K batch (`class_balanced_stream`) and the
+loss mines its own pairs and triplets from the batch's labels. The trained tower is a distance-based
+twin like the others: two images are the same class when their embeddings are close.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from ..layers import PACKAGE
+from ..losses import MultiSimilarityLoss, SupervisedContrastiveLoss, TripletLoss
+from ..losses._batch import normalized
+from .twin import _replicas_in_sync, embed
+
+BATCH_LOSSES = (TripletLoss, MultiSimilarityLoss, SupervisedContrastiveLoss)
+
+
+def _compares_directions(loss) -> bool:
+    """Whether the loss sees only the embeddings' directions (cosine), so their lengths mean nothing."""
+    return not isinstance(loss, TripletLoss) or loss.distance == "cosine"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class EmbeddingModel(keras.Model):
+    """A tower trained on class-balanced batches with `TripletLoss`, `MultiSimilarityLoss` or
+    `SupervisedContrastiveLoss`.
+
+    Compile it with an optimizer only; the loss is the model's own (saved with it). Where the loss
+    compares directions only (cosine: multi-similarity, supervised contrastive, a cosine triplet
+    loss), `embed` returns unit-length embeddings, so the Euclidean distance every evaluation uses
+    ranks pairs exactly as the loss did. `score_kind` is `"distance"`.
+
+    Under a `tf.distribute` strategy each replica mines within its share of the batch, and the loss it
+    differentiates is divided by the replica count, so the summed gradients average the replicas'.
+
+    Args:
+        encoder: the tower, a `keras.Model` from pixels to embeddings.
+        loss: one of the batch losses; default `TripletLoss()` (semi-hard mining, Euclidean).
+        **kwargs: passed to `keras.Model`.
+
+    Returns (when called on images):
+        float tensor `[B, D]` of embeddings (unit length for direction-only losses).
+
+    Example:
+        >>> model = EmbeddingModel(conv4((28, 28, 1), feature_dim=64, feature_activation=None),
+        ...                        loss=TripletLoss(margin=0.5, mining="batch_hard"))
+        >>> model.compile(optimizer="adam")
+        >>> train_loop(model, class_balanced_stream(background, 16, 4), steps=1000)
+    """
+
+    score_kind = "distance"
+
+    def __init__(self, encoder: keras.Model, loss=None, **kwargs):
+        super().__init__(**kwargs)
+        loss = TripletLoss() if loss is None else loss
+        if not isinstance(loss, BATCH_LOSSES):
+            raise ValueError(
+                f"EmbeddingModel: loss must be one of {', '.join(c.__name__ for c in BATCH_LOSSES)} (they take "
+                f"class labels and mine the batch), got {type(loss).__name__}; for pair losses use SiameseModel."
+            )
+        self.encoder = encoder
+        self.batch_loss = loss
+        self.unit_length = _compares_directions(loss)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.built = encoder.built
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def call(self, images, training=False):
+        embeddings = self.encoder(images, training=training)
+        return normalized(embeddings) if self.unit_length else embeddings
+
+    def train_step(self, batch):
+        import tensorflow as tf  # the custom step is written for the TensorFlow backend
+
+        images, labels = batch
+        with tf.GradientTape() as tape:
+            loss = self.batch_loss(labels, self.encoder(images, training=True))
+            # Replicas' gradients are summed: each differentiates its share of the global mean.
+            scaled_loss = self.optimizer.scale_loss(loss / _replicas_in_sync())
+        gradients = tape.gradient(scaled_loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+    def test_step(self, batch):
+        images, labels = batch
+        self.loss_tracker.update_state(self.batch_loss(labels, self.encoder(images, training=False)))
+        return {"loss": self.loss_tracker.result()}
+
+    def embed(self, images, batch_size: int = 512) -> np.ndarray:
+        """Embeds images with the encoder, unit length for direction-only losses.
+
+        Args:
+            images: pixel array `[N, H, W, C]` (0..255) or an `ImageSet`.
+            batch_size: images per encoder call.
+
+        Returns:
+            float32 numpy array `[N, embedding_dim]`.
+        """
+        embeddings = embed(self.encoder, images, batch_size)
+        if self.unit_length:
+            embeddings /= np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+        return embeddings
+
+    def get_config(self):
+        return {**super().get_config(), "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "loss": keras.saving.serialize_keras_object(self.batch_loss)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
+        loss = keras.saving.deserialize_keras_object(config.pop("loss"))
+        return cls(encoder=encoder, loss=loss, **config)
+
