@@ -80,9 +80,11 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Without --data: the contrastive recipe on MNIST, the twin and one-shot recipes on Omniglot. "
                     "With --data SOURCE: any recipe on your own images, split, trained, and reported in one run "
                     "folder that `evaluate`, `verify`, `identify` and `embed` read.")
-    train.add_argument("--recipe", choices=["contrastive", "twin", "one-shot"], required=True,
+    train.add_argument("--recipe", choices=["contrastive", "twin", "one-shot", "triplet"], required=True,
                        help="contrastive: twins with the contrastive loss; twin: a twin classifier (binary "
-                            "cross-entropy); one-shot: episodes with the prototypical loss")
+                            "cross-entropy); one-shot: episodes with the prototypical loss; triplet (with --data): "
+                            "the tower alone on class-balanced batches with the triplet loss (--set "
+                            "loss=multi_similarity or loss=supervised_contrastive for the others)")
     train.add_argument("--data", default=None, metavar="SOURCE",
                        help="your own images: a folder or .zip of class folders, a folder of IDX files, or tfds:NAME")
     train.add_argument("--image-size", type=_positive_int, nargs=2, default=None, metavar=("H", "W"),
@@ -200,6 +202,10 @@ def _train(args) -> int:
                                                ("--split", args.split != "classes")) if value]
     if own_data_flags:
         raise ValueError(f"{', '.join(own_data_flags)} apply to your own images; add --data SOURCE.")
+    if args.recipe == "triplet":
+        raise ValueError("--recipe triplet trains on a folder of class folders: add --data SOURCE (Omniglot's "
+                         "evaluation characters as one: python benchmarks/own_data.py export omniglot-evaluation "
+                         "--to DIR).")
     if args.recipe == "contrastive":
         from .data import load_dataset
 

@@ -195,7 +195,7 @@ class RunFolder:
         """The run's model, loaded with `safe_mode=True` (a model file is data, never code).
 
         Returns:
-            a SiameseModel or PrototypeModel.
+            a SiameseModel, PrototypeModel or EmbeddingModel.
 
         Raises:
             DataError: if there is no model yet (training did not finish) or it cannot be loaded.
@@ -205,6 +205,7 @@ class RunFolder:
         # Importing the classes registers them for deserialisation (siamese_kit.models loads lazily).
         from .layers import CentroidDecoder  # noqa: F401
         from .losses import ContrastiveLoss  # noqa: F401
+        from .models.embedding import EmbeddingModel  # noqa: F401  (and the batch losses it saves)
         from .models.prototype import PrototypeModel  # noqa: F401
         from .models.twin import SiameseModel  # noqa: F401
 

@@ -116,11 +116,7 @@ def test_verify_calls_a_genuine_pair_same_and_an_impostor_different(contrastive_
 
 
 def test_identify_finds_the_class_of_most_held_out_images(contrastive_run, tmp_path, capsys):
-    gallery = tmp_path / "gallery"
-    for name, paths in files_by_class(contrastive_run, "train").items():
-        (gallery / name).mkdir(parents=True)
-        for path in paths[:5]:
-            (gallery / name / path.split("/")[-1]).write_bytes(open(path, "rb").read())
+    gallery = _gallery_of(contrastive_run, tmp_path)
     queries = [(path, name) for name, paths in files_by_class(contrastive_run, "test").items() for path in paths]
     capsys.readouterr()
     assert run_command("identify", contrastive_run, *[q for q, _ in queries], "--gallery", gallery, "--top-k", 2) == 0
@@ -130,6 +126,35 @@ def test_identify_finds_the_class_of_most_held_out_images(contrastive_run, tmp_p
     assert right / len(queries) > 0.7  # chance: 0.1
     assert all(len(a["matches"]) == 2 and "distance" in a["matches"][0] for a in answers)
     assert list(contrastive_run.glob("gallery-*.npz"))  # embedded once, kept for the next call
+
+
+def test_identify_through_an_approximate_index_agrees_with_exact_search(contrastive_run, tmp_path, monkeypatch,
+                                                                         capsys):
+    from siamese_kit.search import index as index_module
+
+    queries = json.loads((contrastive_run / "split.json").read_text())["test"]["files"][:20]
+    answers = {}
+    for kind, exact_below in (("exact", 10**9), ("hnsw", 1)):  # "auto" picks the graph above exact_below
+        monkeypatch.setattr(index_module, "EXACT_BELOW", exact_below)
+        capsys.readouterr()
+        assert run_command("identify", contrastive_run, *queries, "--gallery", _gallery_of(contrastive_run, tmp_path),
+                           "--top-k", 3) == 0
+        answers[kind] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for graph, exact in zip(answers["hnsw"], answers["exact"], strict=True):
+        assert [m["class"] for m in graph["matches"]] == [m["class"] for m in exact["matches"]]
+        np.testing.assert_allclose([m["distance"] for m in graph["matches"]],
+                                   [m["distance"] for m in exact["matches"]], rtol=1e-4, atol=1e-4)
+    assert list(contrastive_run.glob("gallery-*-index/hnsw.faiss"))  # the graph is kept beside the run
+
+
+def _gallery_of(run, tmp_path):
+    gallery = tmp_path / "gallery"
+    if not gallery.exists():
+        for name, paths in files_by_class(run, "train").items():
+            (gallery / name).mkdir(parents=True)
+            for path in paths[:5]:
+                (gallery / name / path.split("/")[-1]).write_bytes(open(path, "rb").read())
+    return gallery
 
 
 def test_embed_writes_every_image_with_its_path(contrastive_run, digit_tree, tmp_path, capsys):
@@ -145,6 +170,7 @@ def test_embed_writes_every_image_with_its_path(contrastive_run, digit_tree, tmp
 @pytest.mark.parametrize("recipe, settings", [
     ("twin", ["iterations=150", "batch_size=32", "width=8"]),
     ("one-shot", ["iterations=150", "ways=4", "width=8", "embedding_dim=32"]),
+    ("triplet", ["iterations=150", "classes_per_batch=5", "images_per_class=4", "width=8", "embedding_dim=16"]),
 ])
 def test_the_other_recipes_train_and_report_on_your_images(digit_tree, tmp_path, capsys, recipe, settings):
     out = tmp_path / recipe

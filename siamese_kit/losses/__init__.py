@@ -7,9 +7,10 @@ triplets inside the batch: `TripletLoss` (batch-all, batch-hard or semi-hard min
 (`siamese_kit.models.PrototypeModel`).
 """
 
+from ._batch import DISTANCES
 from .contrastive import ContrastiveLoss
 from .multi_similarity import MultiSimilarityLoss
 from .supervised_contrastive import SupervisedContrastiveLoss
 from .triplet import MINING, TripletLoss
 
-__all__ = ["ContrastiveLoss", "MINING", "MultiSimilarityLoss", "SupervisedContrastiveLoss", "TripletLoss"]
+__all__ = ["DISTANCES", "ContrastiveLoss", "MINING", "MultiSimilarityLoss", "SupervisedContrastiveLoss", "TripletLoss"]

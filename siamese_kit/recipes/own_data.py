@@ -26,10 +26,11 @@ from ..runs import RunFolder, SplitSpec, split_dataset
 from ..training import TerminalMonitor, train_loop
 from ._common import _write_outputs
 from .contrastive import ContrastiveRecipe, train_contrastive
+from .metric import MetricRecipe, balanced_batches, build_embedding_model
 from .one_shot import OneShotRecipe, build_prototype_model
 from .twin import TwinRecipe, build_twin_model
 
-RECIPES = ("contrastive", "twin", "one-shot")
+RECIPES = ("contrastive", "twin", "one-shot", "triplet")
 # The Omniglot recipes' dataset-bound defaults, changed for data without alphabets.
 _OWN_DATA_DEFAULTS = {
     "twin": {"calibration_groups": 0, "negatives": "any"},
@@ -41,16 +42,16 @@ def recipe_for(name: str, settings: dict):
     """The recipe dataclass of `name` from settings, with the own-data defaults under them.
 
     Args:
-        name: `"contrastive"`, `"twin"` or `"one-shot"`.
+        name: `"contrastive"`, `"twin"`, `"one-shot"` or `"triplet"` (any batch loss: `loss=...`).
         settings: recipe settings (from `--set` and `--config`).
 
     Returns:
-        ContrastiveRecipe, TwinRecipe or OneShotRecipe.
+        ContrastiveRecipe, TwinRecipe, OneShotRecipe or MetricRecipe.
 
     Raises:
         ValueError: for an unknown recipe or setting.
     """
-    kinds = {"contrastive": ContrastiveRecipe, "twin": TwinRecipe, "one-shot": OneShotRecipe}
+    kinds = {"contrastive": ContrastiveRecipe, "twin": TwinRecipe, "one-shot": OneShotRecipe, "triplet": MetricRecipe}
     if name not in kinds:
         raise ValueError(f"unknown recipe {name!r}; use one of {', '.join(RECIPES)}.")
     return kinds[name].from_dict({**_OWN_DATA_DEFAULTS.get(name, {}), **settings})
@@ -69,7 +70,7 @@ def run_own_data(
 
     Args:
         data: where the images are and how to read them.
-        recipe_name: `"contrastive"`, `"twin"` or `"one-shot"`.
+        recipe_name: `"contrastive"`, `"twin"`, `"one-shot"` or `"triplet"`.
         settings: recipe settings.
         out_dir: the run folder to write.
         split: how to divide the images (open set, whole classes, by default).
@@ -94,7 +95,7 @@ def run_own_data(
         # The sigmoid head is calibrated on the validation classes, never on the test ones.
         calibrate_twin_head(model, parts["validation"], seed=derived_seed(recipe.seed, "calibration pairs"))
     report, pictures = build_report(model, parts["test"], parts["validation"], seed=recipe.seed,
-                                    margin=getattr(recipe, "margin", None))
+                                    margin=recipe.margin if recipe_name == "contrastive" else None)
     summary = {
         "data": data.source, "recipe": recipe_name, "split": split.kind,
         **{key: report[key] for key in ("pair_accuracy", "threshold", "roc_auc", "equal_error_rate",
@@ -130,6 +131,11 @@ def _train(recipe_name: str, recipe, parts: dict[str, ImageSet], checkpoint, mon
 
         monitor = monitor or TerminalMonitor(recipe.iterations, recipe.batch_size,
                                              record_every=max(1, recipe.iterations // 200))
+    elif recipe_name == "triplet":
+        model = build_embedding_model(recipe, input_shape=shape)
+        stream = balanced_batches(train_set, recipe)
+        monitor = monitor or TerminalMonitor(recipe.iterations, recipe.classes_per_batch * recipe.images_per_class,
+                                             record_every=max(1, recipe.iterations // 200), unit="images")
     else:
         needed = recipe.shots + recipe.queries
         enough = int((train_set.class_counts() >= needed).sum())

@@ -18,9 +18,9 @@ import numpy as np
 from .._files import replace_atomically
 from ..data.folders import read_image_files, read_image_folder
 from ..data.imageset import DataError
-from ..distances import pairwise_distances
 from ..evaluation import embedding_pair_scores, predict_same
 from ..runs import RunFolder
+from .index import EmbeddingIndex
 
 # Query-by-gallery score blocks for a twin head stay under this many embedding values per array.
 _HEAD_BLOCK_VALUES = 4_000_000
@@ -113,17 +113,40 @@ class Gallery:
         contents = read_image_folder(self.folder, (height, width), "rgb" if channels == 3 else "grayscale",
                                      keep_aspect=verifier.keep_aspect)
         self.imageset = contents.imageset
-        self.embeddings = self._cached_embeddings(cache_dir)
+        self._cache_stem = self._cache_key(cache_dir)
+        self.embeddings = self._cached_embeddings()
+        # Distance models search through an index (exact for small galleries, an HNSW graph for large
+        # ones); a twin head has to score every gallery image itself.
+        self.index = self._cached_index() if verifier.model.score_kind == "distance" else None
 
-    def _cached_embeddings(self, cache_dir) -> np.ndarray:
+    def _cache_key(self, cache_dir) -> Path | None:
         if cache_dir is None:
-            return self.verifier.model.embed(self.imageset)
+            return None
         key = hashlib.sha256()
         model_path = self.verifier.model_path
         for path in ([model_path] if model_path else []) + list(self.imageset.paths):
             stat = Path(path).stat()
             key.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
-        cache = Path(cache_dir) / f"gallery-{key.hexdigest()[:16]}.npz"
+        return Path(cache_dir) / f"gallery-{key.hexdigest()[:16]}"
+
+    def _cached_index(self) -> EmbeddingIndex:
+        folder = None if self._cache_stem is None else self._cache_stem.with_name(self._cache_stem.name + "-index")
+        if folder is not None and (folder / "index.json").is_file():
+            try:
+                index = EmbeddingIndex.load(folder)
+                if len(index) == len(self.embeddings):
+                    return index
+            except (ValueError, OSError):
+                pass  # a damaged cache is rebuilt below
+        index = EmbeddingIndex(self.embeddings)
+        if folder is not None and index.kind != "exact":  # an exact index is the embeddings themselves
+            index.save(folder)
+        return index
+
+    def _cached_embeddings(self) -> np.ndarray:
+        if self._cache_stem is None:
+            return self.verifier.model.embed(self.imageset)
+        cache = self._cache_stem.with_suffix(".npz")
         if cache.is_file():
             with np.load(cache, allow_pickle=False) as stored:
                 if list(stored["paths"]) == list(self.imageset.paths):
@@ -151,12 +174,14 @@ class Gallery:
         model = self.verifier.model
         distance = model.score_kind == "distance"
         query_embeddings = model.embed(self.verifier.read(queries))
-        scores = self._scores(query_embeddings)
         labels = self.imageset.labels
         classes = np.unique(labels)
-        # Per class, its best gallery image: the nearest (distance) or the most alike (similarity).
-        by_class = np.stack([(scores[:, labels == c].min(axis=1) if distance else scores[:, labels == c].max(axis=1))
-                             for c in classes], axis=1)
+        if distance:
+            by_class = self._nearest_by_class(query_embeddings, classes, top_k)
+        else:
+            scores = self._head_scores(query_embeddings)
+            # Per class, its best gallery image: the one the head finds most alike.
+            by_class = np.stack([scores[:, labels == c].max(axis=1) for c in classes], axis=1)
         order = np.argsort(by_class if distance else -by_class, axis=1, kind="stable")[:, :top_k]
         key = "distance" if distance else "score"
         answers = []
@@ -169,10 +194,22 @@ class Gallery:
                             "matches": matches})
         return answers
 
-    def _scores(self, query_embeddings: np.ndarray) -> np.ndarray:
+    def _nearest_by_class(self, query_embeddings: np.ndarray, classes: np.ndarray, top_k: int) -> np.ndarray:
+        """`[Q, C]` distance of each query to each class's nearest gallery image (inf for classes not
+        among the query's nearest neighbours, of which there are always at least `top_k` classes)."""
+        position = np.searchsorted(classes, self.imageset.labels)
+        wanted = min(top_k, len(classes))
+        neighbours = min(len(self.embeddings), max(100, 20 * top_k))
+        while True:
+            distances, rows = self.index.search(query_embeddings, neighbours)
+            by_class = np.full((len(query_embeddings), len(classes)), np.inf)
+            np.minimum.at(by_class, (np.arange(len(rows))[:, None], position[rows]), distances)
+            if neighbours == len(self.embeddings) or (np.isfinite(by_class).sum(axis=1) >= wanted).all():
+                return by_class
+            neighbours = len(self.embeddings)  # a class crowded out: look at every gallery image
+
+    def _head_scores(self, query_embeddings: np.ndarray) -> np.ndarray:
         model = self.verifier.model
-        if getattr(model, "head", None) is None or model.score_kind == "distance":
-            return np.asarray(pairwise_distances(query_embeddings.astype(np.float64), self.embeddings.astype(np.float64)))
         gallery, dim = len(self.embeddings), self.embeddings.shape[1]
         block = max(1, _HEAD_BLOCK_VALUES // max(1, gallery * dim))
         rows = []

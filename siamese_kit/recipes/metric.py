@@ -1,0 +1,118 @@
+"""The metric-learning recipe: a tower alone (`EmbeddingModel`) on class-balanced batches with a batch
+loss (triplet, multi-similarity or supervised contrastive)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+
+from ..data.augment import AffineDistortion
+from ..data.balanced import class_balanced_stream
+from ..data.imageset import ImageSet
+from ..losses import DISTANCES, MINING, MultiSimilarityLoss, SupervisedContrastiveLoss, TripletLoss
+from ..models.embedding import EmbeddingModel
+from ..models.encoders import conv4
+from ._common import _RecipeSettings
+
+BATCH_LOSSES = ("triplet", "multi_similarity", "supervised_contrastive")
+
+
+@dataclass
+class MetricRecipe(_RecipeSettings):
+    """Hyperparameters of the metric-learning recipe (`--recipe triplet`): a `conv4` tower trained
+    on P x K class-balanced batches with a batch loss.
+
+    Args:
+        image_size: side of the square images when no shape is given.
+        embedding_dim: size of the (linear) embedding.
+        width: filters in the first conv block.
+        growth: factor between the filters of successive blocks.
+        iterations: training steps (one batch each).
+        classes_per_batch: P, classes per batch.
+        images_per_class: K, images of each class per batch.
+        loss: `"triplet"`, `"multi_similarity"` or `"supervised_contrastive"`.
+        margin: the triplet loss's margin (in the units of `distance`).
+        mining: the triplet loss's mining, `"batch_all"`, `"batch_hard"` or `"semi_hard"`.
+        distance: the triplet loss's distance, `"euclidean"`, `"squared"` or `"cosine"`.
+        temperature: the supervised contrastive loss's temperature.
+        within_group: draw each batch's classes from one group (an Omniglot alphabet).
+        distortions: apply random affine distortions to training images.
+        learning_rate: initial Adam learning rate (cosine decay to zero over the run).
+        seed: seeds weights and the batch stream.
+    """
+
+    image_size: int = 28
+    embedding_dim: int = 64
+    width: int = 16
+    growth: int = 2
+    iterations: int = 2000
+    classes_per_batch: int = 16
+    images_per_class: int = 4
+    loss: str = "triplet"
+    margin: float = 1.0
+    mining: str = "semi_hard"
+    distance: str = "euclidean"
+    temperature: float = 0.1
+    within_group: bool = False
+    distortions: bool = False
+    learning_rate: float = 1e-3
+    seed: int = 0
+
+    def __post_init__(self):
+        self._require_positive_ints("image_size", "embedding_dim", "width", "growth", "iterations",
+                                    "classes_per_batch", "images_per_class")
+        if self.loss not in BATCH_LOSSES:
+            raise ValueError(f"MetricRecipe: loss must be one of {', '.join(BATCH_LOSSES)}, got {self.loss!r}.")
+        if self.distance not in DISTANCES:
+            raise ValueError(f"MetricRecipe: distance must be one of {', '.join(DISTANCES)}, got {self.distance!r}.")
+        if self.mining not in MINING:
+            raise ValueError(f"MetricRecipe: mining must be one of {', '.join(MINING)}, got {self.mining!r}.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"MetricRecipe: learning_rate must be > 0, got {self.learning_rate}.")
+
+    def batch_loss(self):
+        """The recipe's loss object."""
+        if self.loss == "triplet":
+            return TripletLoss(self.margin, self.mining, self.distance)
+        if self.loss == "multi_similarity":
+            return MultiSimilarityLoss()
+        return SupervisedContrastiveLoss(self.temperature)
+
+
+def build_embedding_model(recipe: MetricRecipe, channels: int = 1, input_shape=None) -> EmbeddingModel:
+    """A compiled `EmbeddingModel` with the recipe's `conv4` tower, loss, and Adam with cosine decay.
+
+    Args:
+        recipe: hyperparameters.
+        channels: image channels.
+        input_shape: `(H, W, C)` for images that are not `recipe.image_size` squares; None builds
+            for `(image_size, image_size, channels)`.
+
+    Returns:
+        compiled EmbeddingModel.
+    """
+    keras.utils.set_random_seed(recipe.seed)
+    encoder = conv4(tuple(input_shape or (recipe.image_size, recipe.image_size, channels)),
+                    feature_dim=recipe.embedding_dim, width=recipe.width, growth=recipe.growth,
+                    feature_activation=None, pool_last=False)
+    model = EmbeddingModel(encoder, loss=recipe.batch_loss())
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
+        recipe.learning_rate, recipe.iterations)))
+    return model
+
+
+def balanced_batches(train_set: ImageSet, recipe: MetricRecipe):
+    """The recipe's batch stream as a function of the first batch number (what `train_loop` resumes).
+
+    Args:
+        train_set: the training images.
+        recipe: hyperparameters.
+
+    Returns:
+        `start -> tf.data.Dataset` of `(images, labels)` P x K batches.
+    """
+    augment = AffineDistortion() if recipe.distortions else None
+    return lambda start: class_balanced_stream(train_set, recipe.classes_per_batch, recipe.images_per_class,
+                                               within_group=recipe.within_group, seed=recipe.seed,
+                                               start_batch=start, augment=augment)
