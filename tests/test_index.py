@@ -8,9 +8,15 @@ from siamese_kit.search.index import EmbeddingIndex
 
 
 def clustered(count, dim=16, clusters=50, seed=0):
+    """Embedding-like vectors: clusters in an 8-D space mapped into `dim`-D, plus a little noise (a
+    trained tower's embeddings fill few of their dimensions). The centres and map are shared by every
+    seed, so queries come from the gallery's distribution."""
+    structure = np.random.default_rng(99)
+    centres = structure.normal(size=(clusters, 8)) * 3
+    mapping = structure.normal(size=(8, dim)) / np.sqrt(8)
     rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(clusters, dim)) * 3
-    return (centres[rng.integers(0, clusters, count)] + rng.normal(size=(count, dim))).astype(np.float32)
+    points = centres[rng.integers(0, clusters, count)] + rng.normal(size=(count, 8))
+    return (points @ mapping + 0.05 * rng.normal(size=(count, dim))).astype(np.float32)
 
 
 def brute_force(gallery, queries, k):
