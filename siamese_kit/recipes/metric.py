@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
-
 from ..data.augment import AffineDistortion
 from ..data.balanced import class_balanced_stream
 from ..data.imageset import ImageSet
 from ..losses import DISTANCES, MINING, MultiSimilarityLoss, SupervisedContrastiveLoss, TripletLoss
 from ..models.embedding import EmbeddingModel
-from ..models.encoders import conv4
 from ._common import _RecipeSettings
+from .one_shot import compiled_on_conv4
 
 BATCH_LOSSES = ("triplet", "multi_similarity", "supervised_contrastive")
 
@@ -92,14 +90,7 @@ def build_embedding_model(recipe: MetricRecipe, channels: int = 1, input_shape=N
     Returns:
         compiled EmbeddingModel.
     """
-    keras.utils.set_random_seed(recipe.seed)
-    encoder = conv4(tuple(input_shape or (recipe.image_size, recipe.image_size, channels)),
-                    feature_dim=recipe.embedding_dim, width=recipe.width, growth=recipe.growth,
-                    feature_activation=None, pool_last=False)
-    model = EmbeddingModel(encoder, loss=recipe.batch_loss())
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
-        recipe.learning_rate, recipe.iterations)))
-    return model
+    return compiled_on_conv4(EmbeddingModel, recipe, channels, input_shape, loss=recipe.batch_loss())
 
 
 def balanced_batches(train_set: ImageSet, recipe: MetricRecipe):

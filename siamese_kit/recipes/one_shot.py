@@ -76,13 +76,30 @@ def build_prototype_model(recipe: OneShotRecipe, channels: int = 1, input_shape=
     Returns:
         compiled PrototypeModel.
     """
+    return compiled_on_conv4(PrototypeModel, recipe, channels, input_shape)
+
+
+def compiled_on_conv4(model_class, recipe, channels: int = 1, input_shape=None, **model_options):
+    """`model_class` on the recipe's seeded `conv4` tower (linear embedding), compiled with Adam and a
+    cosine decay over the recipe's iterations: the build the episode and metric recipes share.
+
+    Args:
+        model_class: `PrototypeModel` or `EmbeddingModel`.
+        recipe: a recipe with `seed`, `image_size`, `embedding_dim`, `width`, `growth`, `learning_rate`
+            and `iterations`.
+        channels: image channels.
+        input_shape: `(H, W, C)`, or None for `(image_size, image_size, channels)`.
+        **model_options: passed to `model_class` (an `EmbeddingModel`'s loss).
+
+    Returns:
+        the compiled model.
+    """
     keras.utils.set_random_seed(recipe.seed)
     encoder = conv4(
         tuple(input_shape or (recipe.image_size, recipe.image_size, channels)), feature_dim=recipe.embedding_dim,
-        width=recipe.width,
-        growth=recipe.growth, feature_activation=None, pool_last=False,
+        width=recipe.width, growth=recipe.growth, feature_activation=None, pool_last=False,
     )
-    model = PrototypeModel(encoder)
+    model = model_class(encoder, **model_options)
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
         recipe.learning_rate, recipe.iterations)))
     return model
