@@ -58,6 +58,9 @@ def main(argv=None) -> dict:
         runs = None
     summary = {"background": args.background, **run_one_shot(train_set, eval_set, recipe, runs=runs, out_dir=args.out)}
     summary["evaluated_on"] = f"{args.evaluate_on}: {len(set(eval_set.groups.tolist()))} alphabets"
+    summary["split"] = (f"Lake: trained on {args.background}, tested on images_evaluation (Lake's 20 runs and "
+                        "within-alphabet episodes)" if args.evaluate_on == "evaluation" else
+                        f"validation: {args.background} with its held-out alphabets as the test")
     print(json.dumps(summary))
     return summary
 

@@ -77,12 +77,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train", help="train a recipe on MNIST, Omniglot or your own images (--data)",
-        description="Without --data: the contrastive recipe on MNIST, the twin and one-shot recipes on Omniglot. "
+        description="Without --data: the contrastive recipe on MNIST, the twin, one-shot and triplet recipes on Omniglot. "
                     "With --data SOURCE: any recipe on your own images, split, trained, and reported in one run "
                     "folder that `evaluate`, `verify`, `identify` and `embed` read.")
     train.add_argument("--recipe", choices=["contrastive", "twin", "one-shot", "triplet"], required=True,
                        help="contrastive: twins with the contrastive loss; twin: a twin classifier (binary "
-                            "cross-entropy); one-shot: episodes with the prototypical loss; triplet (with --data): "
+                            "cross-entropy); one-shot: episodes with the prototypical loss; triplet: "
                             "the tower alone on class-balanced batches with the triplet loss (--set "
                             "loss=multi_similarity or loss=supervised_contrastive for the others)")
     train.add_argument("--data", default=None, metavar="SOURCE",
@@ -101,7 +101,8 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--test-fraction", type=float, default=0.15, help="with --data (default 0.15)")
     train.add_argument("--split-seed", type=int, default=0, help="with --data: which classes or images go where")
     train.add_argument("--background", default="images_background_small1",
-                       help="one-shot on Omniglot only: the split to train on (default: the 5-alphabet minimal split)")
+                       help="one-shot and triplet on Omniglot only: the split to train on (default: the 5-alphabet "
+                            "minimal split)")
     train.add_argument("--config", type=Path, default=None, help="JSON file of recipe settings")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override one recipe setting, e.g. --set iterations=500 (repeatable)")
@@ -185,7 +186,7 @@ def _checkpointer(args, recipe, extra: dict | None = None):
             raise ValueError("--resume needs checkpoints; drop --checkpoint-every 0.")
         return None
     config = {"recipe": args.recipe, "settings": asdict(recipe)}
-    if args.recipe == "one-shot" and not extra:
+    if args.recipe in ("one-shot", "triplet") and not extra:
         config["background"] = args.background
     config.update(extra or {})
     return Checkpointer(args.out / "checkpoints", every=args.checkpoint_every, resume=args.resume, config=config)
@@ -202,10 +203,6 @@ def _train(args) -> int:
                                                ("--split", args.split != "classes")) if value]
     if own_data_flags:
         raise ValueError(f"{', '.join(own_data_flags)} apply to your own images; add --data SOURCE.")
-    if args.recipe == "triplet":
-        raise ValueError("--recipe triplet trains on a folder of class folders: add --data SOURCE (Omniglot's "
-                         "evaluation characters as one: python benchmarks/own_data.py export omniglot-evaluation "
-                         "--to DIR).")
     if args.recipe == "contrastive":
         from .data import load_dataset
 
@@ -213,16 +210,16 @@ def _train(args) -> int:
         checkpoint = _checkpointer(args, recipe)
         summary = run_contrastive(load_dataset("mnist", "train"), load_dataset("mnist", "test"), recipe,
                                   out_dir=args.out, checkpoint=checkpoint)
-    elif args.recipe == "one-shot":
+    elif args.recipe in ("one-shot", "triplet"):
         from .data import load_lake_runs, load_omniglot
-        from .recipes import OneShotRecipe, run_one_shot
+        from .recipes import MetricRecipe, OneShotRecipe, run_metric, run_one_shot
 
-        recipe = OneShotRecipe.from_dict(settings)
+        recipe = (OneShotRecipe if args.recipe == "one-shot" else MetricRecipe).from_dict(settings)
         checkpoint = _checkpointer(args, recipe)
         size = recipe.image_size
-        summary = run_one_shot(load_omniglot(args.background, image_size=size),
-                               load_omniglot("images_evaluation", image_size=size), recipe,
-                               runs=load_lake_runs(image_size=size), out_dir=args.out, checkpoint=checkpoint)
+        run = run_one_shot if args.recipe == "one-shot" else run_metric
+        summary = run(load_omniglot(args.background, image_size=size), load_omniglot("images_evaluation", image_size=size),
+                      recipe, runs=load_lake_runs(image_size=size), out_dir=args.out, checkpoint=checkpoint)
     else:
         from .data import load_omniglot
 
@@ -323,7 +320,7 @@ def _check_fits(model, expected_shape, dataset: str, classes: int | None = None)
 def _evaluate(args) -> int:
     import keras
 
-    from .models import PrototypeModel
+    from .models import EmbeddingModel, PrototypeModel
     from .recipes import evaluate_contrastive, evaluate_one_shot, evaluate_twin
 
     if args.model.is_file() and (args.model.parent / "run.json").is_file():
@@ -350,7 +347,8 @@ def _evaluate(args) -> int:
             f"cannot load {args.model} as a siamese-kit model ({type(error).__name__}: "
             f"{str(error).strip()[:300]}); pass a model.keras written by `siamese-kit train`."
         ) from None
-    if args.one_shot or isinstance(model, PrototypeModel):
+    # The episode and triplet recipes of Omniglot both leave a tower alone: judged on Lake's runs.
+    if args.one_shot or isinstance(model, (PrototypeModel, EmbeddingModel)):
         from .data import load_lake_runs, load_omniglot
 
         size = int(model.encoder.input_shape[1])
@@ -358,7 +356,8 @@ def _evaluate(args) -> int:
         results = evaluate_one_shot(model, load_omniglot("images_evaluation", image_size=size),
                                     load_lake_runs(image_size=size), seed=args.seed)
         summary = {"dataset": "omniglot images_evaluation and Lake's 20 runs",
-                   "lake20_accuracy": results["lake20_accuracy"], "episodes": results["episodes"]}
+                   **{key: results[key] for key in ("lake20_accuracy", "lake20_interval", "episodes",
+                                                     "episode_intervals")}}
     elif model.score_kind == "distance":
         from .data import load_dataset
 

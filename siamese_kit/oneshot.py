@@ -165,6 +165,32 @@ def episode_accuracy(model, imageset: ImageSet, episodes: EpisodeSet, embeddings
     return float(np.mean(episode_hits(model, imageset, episodes, embeddings)))
 
 
+def proportion_interval(successes: int, trials: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion: Lake's 400 trials, right answers out of all.
+
+    Wilson's interval, unlike the normal approximation p +- 1.96 sqrt(p(1-p)/n), stays inside [0, 1]
+    and keeps its coverage near 0.95 when p is close to 1, where one-shot accuracies live.
+
+    Args:
+        successes: right answers.
+        trials: all answers (at least 1).
+
+    Returns:
+        `(low, high)`.
+
+    Raises:
+        ValueError: for trials < 1 or successes outside [0, trials].
+    """
+    if trials < 1 or not 0 <= successes <= trials:
+        raise ValueError(f"proportion_interval: need 0 <= successes <= trials and trials >= 1, got {successes} "
+                         f"of {trials}.")
+    z = 1.959963984540054
+    share = successes / trials
+    centre = (share + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z / (1 + z * z / trials) * np.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials))
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
 def accuracy_interval(hits) -> tuple[float, float]:
     """Mean accuracy over episodes and the half-width of its 95% confidence interval.
 

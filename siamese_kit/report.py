@@ -45,6 +45,7 @@ from .evaluation import (
     true_accept_rate_at,
 )
 from .oneshot import accuracy_interval, episode_hits
+from .search.index import EXACT_BELOW, EmbeddingIndex
 
 FALSE_ACCEPT_RATES = (1e-2, 1e-3)
 RECALL_KS = (1, 5, 10)
@@ -68,7 +69,8 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
     Returns:
         `(report, pictures)`: the JSON-ready report (keys `pair_accuracy`, `threshold`, `roc_auc`,
         `equal_error_rate`, `true_accept_rate`, `n_way_accuracy`, `precision_at_1`, `recall_at_k`,
-        `map_at_r`, `per_class_accuracy`, `counts`) and the figures by file name, made lazily
+        `map_at_r`, `retrieval_search` ("exact", or "hnsw" for a test part of `EXACT_BELOW` images
+        or more), `per_class_accuracy`, `counts`) and the figures by file name, made lazily
         (`pictures[name]()` returns a matplotlib Figure).
     """
     from . import plotting
@@ -95,7 +97,10 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
         accuracy, half_width = accuracy_interval(episode_hits(model, test_set, drawn, test_embeddings))
         identification.update(episodes=episodes, accuracy=round(accuracy, 4), interval_95=round(half_width, 4))
 
-    retrieval = retrieval_metrics(test_embeddings, test_set.labels, ks=RECALL_KS)
+    # A large test part is searched through an HNSW graph (when faiss is installed): exact search
+    # grows with the square of the images. The report says which search made its retrieval numbers.
+    index = EmbeddingIndex(test_embeddings) if len(test_embeddings) >= EXACT_BELOW else None
+    retrieval = retrieval_metrics(test_embeddings, test_set.labels, ks=RECALL_KS, index=index)
     neighbours, distances = nearest_neighbours(test_embeddings, test_embeddings, k=min(5, len(test_set) - 1),
                                                exclude_self=True)
     nearest_class = test_set.labels[neighbours[:, 0]]
@@ -119,6 +124,7 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
         "precision_at_1": round(retrieval.precision_at_1, 4),
         "recall_at_k": {str(k): round(v, 4) for k, v in retrieval.recall_at_k.items()},
         "map_at_r": round(retrieval.map_at_r, 4),
+        "retrieval_search": "exact" if index is None else index.kind,
         "per_class_accuracy": {test_set.class_names[c]: round(float(class_accuracy[c]), 4) for c in present},
         "counts": {"test_images": len(test_set), "test_classes": len(present),
                    "validation_images": len(validation_set), "pairs": num_pairs,

@@ -115,3 +115,19 @@ def test_train_then_evaluate_the_one_shot_recipe(omniglot_dir_or_skip, tmp_path,
     # Reloaded in safe mode, the model makes the same 400 decisions.
     assert evaluation["lake20_accuracy"] == summary["lake20_accuracy"]
     assert evaluation["episodes"] == summary["episodes"]
+
+
+def test_train_then_evaluate_the_triplet_recipe_on_omniglot(omniglot_dir_or_skip, tmp_path, capsys):
+    out = tmp_path / "triplet"
+    settings = ["--set", "iterations=3", "--set", "width=4", "--set", "classes_per_batch=4",
+                "--set", "mining=batch_hard"]
+    assert main(["train", "--recipe", "triplet", *settings, "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["iterations"] == 3 and summary["recipe"]["mining"] == "batch_hard"
+    assert 0 <= summary["lake20_accuracy"] <= 1 and 0 < summary["map_at_r"] <= 1 and 0 <= summary["precision_at_1"] <= 1
+    assert (out / "one_shot_task.png").stat().st_size > 1000 and (out / "training_curve.png").is_file()
+    assert main(["evaluate", str(out / "model.keras")]) == 0
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    # Reloaded in safe mode, the tower makes the same 400 decisions on Lake's runs.
+    assert evaluation["lake20_accuracy"] == summary["lake20_accuracy"]
+    assert evaluation["episodes"] == summary["episodes"]

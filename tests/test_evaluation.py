@@ -498,3 +498,37 @@ def test_retrieval_metrics_bad_arguments():
         retrieval_metrics(embeddings, labels, ks=(1,), batch_size=0)
     with pytest.raises(ValueError, match="only one of its class"):
         retrieval_metrics(embeddings, [0, 1, 2, 3], ks=(1,))
+
+
+def test_retrieval_through_an_index_agrees_with_exact_search():
+    pytest.importorskip("faiss")
+    from siamese_kit.search import EmbeddingIndex
+
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(40, 16)) * 0.8
+    labels = rng.integers(0, 40, 3000)
+    embeddings = (centres[labels] + rng.normal(size=(3000, 16))).astype(np.float32)
+    exact = retrieval_metrics(embeddings, labels, ks=(1, 10))
+    # An exact EmbeddingIndex ranks as the float64 reference does (no ties in continuous data).
+    through_exact = retrieval_metrics(embeddings, labels, ks=(1, 10), index=EmbeddingIndex(embeddings, kind="exact"))
+    assert through_exact.precision_at_1 == pytest.approx(exact.precision_at_1)
+    assert through_exact.map_at_r == pytest.approx(exact.map_at_r)
+    graph = retrieval_metrics(embeddings, labels, ks=(1, 10), index="hnsw", batch_size=700)
+    assert graph.num_queries == exact.num_queries
+    assert graph.precision_at_1 == pytest.approx(exact.precision_at_1, abs=0.01)
+    assert graph.map_at_r == pytest.approx(exact.map_at_r, abs=0.01)
+    assert graph.map_at_r <= exact.map_at_r + 1e-4  # a missed neighbour can only lower it (float32 order aside)
+
+
+def test_retrieval_through_an_index_drops_each_query_itself():
+    # Duplicated points: the query's own row may not come first, yet it must never count.
+    embeddings = np.repeat(np.arange(6, dtype=np.float32)[:, None] * 10, 2, axis=0)
+    labels = np.array([0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2])
+    from siamese_kit.search import EmbeddingIndex
+
+    report = retrieval_metrics(embeddings, labels, ks=(1,), index=EmbeddingIndex(embeddings, kind="exact"))
+    assert report.precision_at_1 == pytest.approx(retrieval_metrics(embeddings, labels, ks=(1,)).precision_at_1)
+    with pytest.raises(ValueError, match="the index holds 6 embeddings"):
+        retrieval_metrics(embeddings, labels, ks=(1,), index=EmbeddingIndex(embeddings[:6], kind="exact"))
+    with pytest.raises(ValueError, match="index must be None"):
+        retrieval_metrics(embeddings, labels, ks=(1,), index=3)

@@ -69,9 +69,10 @@ def test_missing_datasets_names_each_with_its_fetch_command(tmp_path, monkeypatc
 
 
 def test_each_notebook_names_the_data_it_reads():
-    needs = {path.name[:2]: notebook_datasets(path) for path in sorted((ROOT / "notebooks").glob("0*.ipynb"))}
+    needs = {path.name[:2]: notebook_datasets(path) for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
     assert needs["01"] == needs["02"] == ("mnist",) and needs["03"] == ("omniglot",)
     assert needs["04"] == ("omniglot",) and needs["08"] == ("omniglot",) and needs["05"] == ("mnist",)
+    assert needs["10"] == ("omniglot",)
 
 
 def test_a_notebook_whose_data_is_missing_is_skipped_whole_with_its_fix(tmp_path):

@@ -34,6 +34,11 @@ FLOORS = {
     # Unseen characters: chance is AUC 0.5, 5-way 0.2 and top-1 1/22; the run must be well above all three.
     "09": lambda s: (s["roc_auc"] >= 0.80 and s["n_way_accuracy"] >= 0.5 and s["identify_top1"] >= 0.3
                      and s["seconds"] <= 5 * 60),
+    # Unseen characters, 20-way within an alphabet (chance 0.05): the better mining far above it; the
+    # index keeps exact search's answers.
+    "10": lambda s: (max(s["batch_hard_twenty_way"], s["semi_hard_twenty_way"]) >= 0.6
+                     and max(s["batch_hard_map_at_r"], s["semi_hard_map_at_r"]) >= 0.25
+                     and s["hnsw_recall_at_10"] >= 0.95 and s["seconds"] <= 6 * 60),
 }
 
 
@@ -115,3 +120,5 @@ def test_the_floors_fail_a_run_at_chance():
     assert not FLOORS["03"](at_chance)
     assert not FLOORS["05"]({"gain_over_best_fixed": 0.001, "mistakes_calibrated": 96, "mistakes_best_fixed": 98})
     assert not FLOORS["09"]({"roc_auc": 0.53, "n_way_accuracy": 0.21, "identify_top1": 0.05, "seconds": 160})
+    assert not FLOORS["10"]({"batch_hard_twenty_way": 0.06, "semi_hard_twenty_way": 0.05, "batch_hard_map_at_r": 0.01,
+                             "semi_hard_map_at_r": 0.01, "hnsw_recall_at_10": 1.0, "seconds": 280})

@@ -8,6 +8,7 @@ every part); the open split, the default, is tested on its own in test_runs_and_
 Omniglot's characters in notebook 09.
 """
 
+import importlib.util
 import json
 
 import numpy as np
@@ -92,6 +93,25 @@ def test_evaluate_reproduces_the_report_from_the_run_folder(contrastive_run):
     assert after == before  # same data, same split, same seeds: the same numbers
 
 
+def test_a_large_test_part_is_searched_through_the_graph(contrastive_run, monkeypatch):
+    pytest.importorskip("faiss")
+    from siamese_kit import report as report_module
+    from siamese_kit.search import index as index_module
+
+    exact = json.loads((contrastive_run / "report.json").read_text())
+    assert exact["retrieval_search"] == "exact"
+    monkeypatch.setattr(report_module, "EXACT_BELOW", 1)  # every test part counts as large
+    monkeypatch.setattr(index_module, "EXACT_BELOW", 1)
+    assert run_command("evaluate", contrastive_run) == 0
+    graph = json.loads((contrastive_run / "report.json").read_text())
+    assert graph["retrieval_search"] == "hnsw"
+    assert graph["precision_at_1"] == pytest.approx(exact["precision_at_1"], abs=0.02)
+    assert graph["map_at_r"] == pytest.approx(exact["map_at_r"], abs=0.02)
+    monkeypatch.undo()
+    assert run_command("evaluate", contrastive_run) == 0  # the run's own report, as the other tests read it
+    assert json.loads((contrastive_run / "report.json").read_text()) == exact
+
+
 def files_by_class(run, part):
     found = {}
     for path in json.loads((run / "split.json").read_text())[part]["files"]:
@@ -145,6 +165,14 @@ def test_identify_through_an_approximate_index_agrees_with_exact_search(contrast
         np.testing.assert_allclose([m["distance"] for m in graph["matches"]],
                                    [m["distance"] for m in exact["matches"]], rtol=1e-4, atol=1e-4)
     assert list(contrastive_run.glob("gallery-*-index/hnsw.faiss"))  # the graph is kept beside the run
+    # faiss uninstalled since the graph was cached: the gallery searches exactly, with the same answers.
+    monkeypatch.setattr(index_module, "_faiss", lambda: None)
+    capsys.readouterr()
+    assert run_command("identify", contrastive_run, *queries, "--gallery", _gallery_of(contrastive_run, tmp_path),
+                       "--top-k", 3) == 0
+    without_faiss = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [[m["class"] for m in a["matches"]] for a in without_faiss] == \
+        [[m["class"] for m in a["matches"]] for a in answers["exact"]]
 
 
 def _gallery_of(run, tmp_path):
@@ -172,7 +200,7 @@ def test_embed_writes_every_image_with_its_path(contrastive_run, digit_tree, tmp
     ("one-shot", ["iterations=150", "ways=4", "width=8", "embedding_dim=32"]),
     ("triplet", ["iterations=150", "classes_per_batch=5", "images_per_class=4", "width=8", "embedding_dim=16"]),
 ])
-def test_the_other_recipes_train_and_report_on_your_images(digit_tree, tmp_path, capsys, recipe, settings):
+def test_the_other_recipes_train_and_report_on_your_images(digit_tree, tmp_path, capsys, monkeypatch, recipe, settings):
     out = tmp_path / recipe
     overrides = [a for s in settings for a in ("--set", s)]
     assert run_command("train", "--data", digit_tree, "--recipe", recipe, "--image-size", 28, 28, "--split", "images",
@@ -190,6 +218,15 @@ def test_the_other_recipes_train_and_report_on_your_images(digit_tree, tmp_path,
     assert run_command("identify", out, test_files[0], "--gallery", digit_tree, "--top-k", 3) == 0
     answer = json.loads(capsys.readouterr().out)
     assert len(answer["matches"]) == 3 and ("score" if recipe == "twin" else "distance") in answer["matches"][0]
+    if recipe == "triplet" and importlib.util.find_spec("faiss") is not None:
+        # The triplet run's gallery searched through an HNSW graph: the answer of exact search, the graph kept.
+        from siamese_kit.search import index as index_module
+
+        monkeypatch.setattr(index_module, "EXACT_BELOW", 1)
+        assert run_command("identify", out, test_files[0], "--gallery", digit_tree, "--top-k", 3) == 0
+        through_graph = json.loads(capsys.readouterr().out)
+        assert [m["class"] for m in through_graph["matches"]] == [m["class"] for m in answer["matches"]]
+        assert list(out.glob("gallery-*-index/hnsw.faiss"))
 
 
 def test_a_model_from_other_data_is_not_scored_on_mnist(tmp_path, capsys):

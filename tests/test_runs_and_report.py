@@ -138,3 +138,18 @@ def test_roc_points_behind_the_accept_rates_are_reachable_thresholds():
     assert called[labels == 1].mean() == pytest.approx(result.true_accept_rate) == pytest.approx(1.0)
     assert called[labels == 0].mean() == pytest.approx(result.achieved_false_accept_rate)
     assert result.achieved_false_accept_rate in curve.false_positive_rate
+
+
+@pytest.mark.parametrize("successes, trials", [(375, 400), (400, 400), (0, 10), (7, 20), (346, 400)])
+def test_proportion_interval_is_the_set_of_proportions_the_score_test_keeps(successes, trials):
+    from siamese_kit.oneshot import proportion_interval
+
+    # Wilson's interval by its definition: every p with |k/n - p| <= 1.96 sqrt(p (1 - p) / n), on a fine grid.
+    grid = np.linspace(0, 1, 2_000_001)
+    kept = grid[np.abs(successes / trials - grid) <= 1.959963984540054 * np.sqrt(grid * (1 - grid) / trials)]
+    low, high = proportion_interval(successes, trials)
+    assert low == pytest.approx(kept.min(), abs=1e-6) and high == pytest.approx(kept.max(), abs=1e-6)
+    mirrored = proportion_interval(trials - successes, trials)
+    assert mirrored == pytest.approx((1 - high, 1 - low), abs=1e-12)
+    with pytest.raises(ValueError, match="successes <= trials"):
+        proportion_interval(trials + 1, trials)

@@ -691,3 +691,63 @@ def test_the_true_accept_rate_check_names_the_mistake(function, cause):
     with pytest.raises(AssertionError, match=cause) as caught:
         selfcheck.check_true_accept_rate(function)
     assert "check_true_accept_rate" in str(caught.value) and "expected a true accept rate" in str(caught.value)
+
+
+# --------------------------------------------------------------------------- semi-hard triplet loss (10)
+
+
+def semi_hard_triplet_loss(labels, embeddings, margin, squared=False, nearest=False, fallback="farthest",
+                           clamp=True, self_positive=False):
+    """A plain loop over (anchor, positive) pairs; the keyword arguments make the usual mistakes."""
+    d = np.sqrt(((embeddings[:, None, :].astype(np.float64) - embeddings[None]) ** 2).sum(-1))
+    d = d**2 if squared else d
+    losses = []
+    for a in range(len(labels)):
+        negatives = d[a][labels != labels[a]]
+        for p in range(len(labels)):
+            if labels[p] != labels[a] or (p == a and not self_positive) or len(negatives) == 0:
+                continue
+            farther = negatives[negatives > d[a, p]]
+            if nearest:
+                n = negatives.min()
+            elif len(farther):
+                n = farther.min()
+            elif fallback is None:
+                continue
+            else:
+                n = negatives.max() if fallback == "farthest" else negatives.min()
+            losses.append(max(d[a, p] - n + margin, 0) if clamp else d[a, p] - n + margin)
+    return np.mean(losses)
+
+
+def test_the_semi_hard_triplet_check_accepts_a_plain_solution_and_agrees_with_the_toolkit():
+    assert selfcheck.check_semi_hard_triplet_loss(semi_hard_triplet_loss)
+    assert selfcheck.check_semi_hard_triplet_loss(semi_hard_triplet_loss, margin=1.0, seed=3)
+    rng = np.random.default_rng(2)
+    labels, embeddings = rng.integers(0, 4, 16), rng.normal(size=(16, 3)).astype(np.float32)
+    assert selfcheck.reference_semi_hard_triplet_loss(labels, embeddings, 0.7) == pytest.approx(
+        semi_hard_triplet_loss(labels, embeddings, 0.7), rel=1e-5)
+
+
+@pytest.mark.parametrize("function, cause", [
+    (lambda l, e, m: semi_hard_triplet_loss(l, e, m, nearest=True), "batch-hard's negative"),
+    (lambda l, e, m: semi_hard_triplet_loss(l, e, m, fallback=None), "were left out"),
+    (lambda l, e, m: semi_hard_triplet_loss(l, e, m, fallback="nearest"), "used the nearest negative"),
+    (lambda l, e, m: semi_hard_triplet_loss(l, e, m, squared=True), "squared"),
+    (lambda l, e, m: semi_hard_triplet_loss(l, e, m, clamp=False), "not clamped"),
+    (lambda l, e, m: semi_hard_triplet_loss(l, e, m, self_positive=True), "its own positive"),
+    (lambda l, e, m: semi_hard_triplet_loss(l, e, 0.5), "margin argument is ignored"),
+], ids=["hardest", "no-fallback", "nearest-fallback", "squared", "no-clamp", "self", "fixed-margin"])
+def test_the_semi_hard_triplet_check_names_the_mistake(function, cause):
+    with pytest.raises(AssertionError, match=cause) as caught:
+        selfcheck.check_semi_hard_triplet_loss(function)
+    assert "check_semi_hard_triplet_loss, batch" in str(caught.value) and "expected loss" in str(caught.value)
+
+
+def test_the_semi_hard_triplet_check_rejects_bad_arguments_and_a_missing_return():
+    with pytest.raises(TypeError, match="margin must be a number > 0"):
+        selfcheck.check_semi_hard_triplet_loss(semi_hard_triplet_loss, margin=0)
+    with pytest.raises(TypeError, match="student_fn must be a function"):
+        selfcheck.check_semi_hard_triplet_loss(1.0)
+    with pytest.raises(AssertionError, match="forget the `return`"):
+        selfcheck.check_semi_hard_triplet_loss(lambda *args: None)

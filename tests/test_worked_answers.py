@@ -1,6 +1,6 @@
 """Every exercise of the lessons is answered somewhere: self-checked, or worked in worked_answers.ipynb.
 
-Each exercise in the summary of notebooks/0*.ipynb starts with its number and exactly one tag:
+Each exercise in the summary of notebooks/NN_*.ipynb starts with its number and exactly one tag:
 `N. *(self-checked)*` (the learner writes a function and a `check_` function of
 `siamese_kit.selfcheck` checks it; solutions in notebooks/solutions/exercises_solutions.ipynb) or
 `N. *(worked answer)*` (answered in notebooks/solutions/worked_answers.ipynb under a heading
@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LESSONS = sorted((ROOT / "notebooks").glob("0[0-9]_*.ipynb"))
+LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 WORKED = ROOT / "notebooks" / "solutions" / "worked_answers.ipynb"
 
 SELF_CHECKED, WORKED_ANSWER = "self-checked", "worked answer"
@@ -73,7 +73,7 @@ def exercises():
 
 
 def test_the_worked_answers_notebook_is_there():
-    assert LESSONS, "no notebooks/0*.ipynb found"
+    assert LESSONS, "no notebooks/NN_*.ipynb found"
     assert WORKED.is_file(), f"{WORKED.relative_to(ROOT)} is missing"
     assert worked_headings(), "worked_answers.ipynb has no heading of the form 'NN · Exercise K: title'"
 

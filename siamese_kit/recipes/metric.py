@@ -3,15 +3,18 @@ loss (triplet, multi-similarity or supervised contrastive)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from ..data.augment import AffineDistortion
 from ..data.balanced import class_balanced_stream
 from ..data.imageset import ImageSet
+from ..devices import device_report
 from ..losses import DISTANCES, MINING, MultiSimilarityLoss, SupervisedContrastiveLoss, TripletLoss
 from ..models.embedding import EmbeddingModel
-from ._common import _RecipeSettings
-from .one_shot import compiled_on_conv4
+from ..training import TerminalMonitor
+from ._common import _RecipeSettings, _require_image_size
+from .one_shot import compiled_on_conv4, train_and_test_one_shot
 
 BATCH_LOSSES = ("triplet", "multi_similarity", "supervised_contrastive")
 
@@ -107,3 +110,35 @@ def balanced_batches(train_set: ImageSet, recipe: MetricRecipe):
     return lambda start: class_balanced_stream(train_set, recipe.classes_per_batch, recipe.images_per_class,
                                                within_group=recipe.within_group, seed=recipe.seed,
                                                start_batch=start, augment=augment)
+
+
+def run_metric(train_set: ImageSet, eval_set: ImageSet, recipe: MetricRecipe, runs=None, out_dir=None,
+               monitor=None, checkpoint=None) -> dict:
+    """Trains a tower on class-balanced batches with a batch loss, then tests it on unseen classes:
+    Lake's runs (when given), within-group episodes, and leave-one-out retrieval.
+
+    Args:
+        train_set: training images at `recipe.image_size` (Omniglot's background alphabets).
+        eval_set: held-out images at the same size, with groups (the evaluation alphabets).
+        recipe: hyperparameters.
+        runs: Lake's runs at the same size, or None.
+        out_dir: where to write `model.keras`, `summary.json` and the pictures; None writes nothing.
+        monitor: a `TrainingMonitor`; default a terminal progress bar.
+        checkpoint: a `Checkpointer` to save to and resume from.
+
+    Returns:
+        the summary dict: `lake20_accuracy` (with runs), `episodes`, `precision_at_1`, `map_at_r`,
+        `iterations`, `seconds`, `device`, the recipe.
+    """
+    _require_image_size("run_metric", recipe.image_size, train_set=train_set, eval_set=eval_set)
+    start = time.perf_counter()
+    device = device_report()
+    model = build_embedding_model(recipe, train_set.image_shape[-1])
+    per_step = recipe.classes_per_batch * recipe.images_per_class
+    monitor = monitor or TerminalMonitor(recipe.iterations, per_step, record_every=max(1, recipe.iterations // 200),
+                                         unit="images")
+    return train_and_test_one_shot(model, balanced_batches(train_set, recipe), recipe, eval_set, runs, out_dir,
+                                   monitor, checkpoint, start, device,
+                                   f"{recipe.loss.replace('_', ' ')} loss while training (one step = {per_step} images)",
+                                   retrieval=True)
+

@@ -13,9 +13,10 @@ from ..data.augment import AffineDistortion
 from ..data.episodes import episode_stream, fixed_episodes
 from ..data.imageset import ImageSet
 from ..devices import device_report
+from ..evaluation.retrieval import retrieval_metrics
 from ..models.encoders import conv4
 from ..models.prototype import PrototypeModel
-from ..oneshot import episode_accuracy, evaluate_lake_runs
+from ..oneshot import accuracy_interval, episode_hits, evaluate_lake_runs, proportion_interval
 from ..training import TerminalMonitor, train_loop
 from ._common import _RecipeSettings, _require_image_size, _write_outputs
 
@@ -79,17 +80,20 @@ def build_prototype_model(recipe: OneShotRecipe, channels: int = 1, input_shape=
     return compiled_on_conv4(PrototypeModel, recipe, channels, input_shape)
 
 
-def compiled_on_conv4(model_class, recipe, channels: int = 1, input_shape=None, **model_options):
+def compiled_on_conv4(model_class, recipe, channels: int = 1, input_shape=None, compile_loss=None, **model_options):
     """`model_class` on the recipe's seeded `conv4` tower (linear embedding), compiled with Adam and a
     cosine decay over the recipe's iterations: the build the episode and metric recipes share.
 
     Args:
-        model_class: `PrototypeModel` or `EmbeddingModel`.
+        model_class: `PrototypeModel`, `EmbeddingModel`, or `SiameseModel` (with a `head` and a
+            `compile_loss`).
         recipe: a recipe with `seed`, `image_size`, `embedding_dim`, `width`, `growth`, `learning_rate`
             and `iterations`.
         channels: image channels.
         input_shape: `(H, W, C)`, or None for `(image_size, image_size, channels)`.
-        **model_options: passed to `model_class` (an `EmbeddingModel`'s loss).
+        compile_loss: the loss `compile` takes, for a model that does not carry its own (a
+            `SiameseModel`'s `ContrastiveLoss`).
+        **model_options: passed to `model_class` (an `EmbeddingModel`'s loss, a `SiameseModel`'s head).
 
     Returns:
         the compiled model.
@@ -101,7 +105,7 @@ def compiled_on_conv4(model_class, recipe, channels: int = 1, input_shape=None, 
     )
     model = model_class(encoder, **model_options)
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
-        recipe.learning_rate, recipe.iterations)))
+        recipe.learning_rate, recipe.iterations)), loss=compile_loss)
     return model
 
 
@@ -116,17 +120,23 @@ def evaluate_one_shot(model, eval_set: ImageSet, runs=None, episodes: int = 1000
         seed: episode seed.
 
     Returns:
-        dict with `lake20_accuracy` and `lake20_report` (when `runs` is given) and `episodes`
-        (`"5way_1shot"` ... -> accuracy).
+        dict with `lake20_accuracy`, `lake20_interval` (the 95% Wilson interval of its trials) and
+        `lake20_report` (when `runs` is given), `episodes` (`"5way_1shot"` ... -> accuracy) and
+        `episode_intervals` (the same keys -> half-width of the 95% interval over episodes).
     """
     embeddings = model.embed(eval_set)
-    results = {"episodes": {}}
+    results = {"episodes": {}, "episode_intervals": {}}
     for ways, shots in EPISODE_SIZES:
         drawn = fixed_episodes(eval_set, episodes, ways=ways, shots=shots, queries=1, seed=seed, within_group=True)
-        results["episodes"][f"{ways}way_{shots}shot"] = round(episode_accuracy(model, eval_set, drawn, embeddings), 4)
+        accuracy, half_width = accuracy_interval(episode_hits(model, eval_set, drawn, embeddings))
+        results["episodes"][f"{ways}way_{shots}shot"] = round(accuracy, 4)
+        results["episode_intervals"][f"{ways}way_{shots}shot"] = round(half_width, 4)
     if runs is not None:
         report = evaluate_lake_runs(model, runs)
+        trials = sum(len(run.query_images) for run in runs)
         results["lake20_accuracy"] = round(report.accuracy, 4)
+        results["lake20_interval"] = [round(bound, 4) for bound in
+                                      proportion_interval(int(round(report.accuracy * trials)), trials)]
         results["lake20_report"] = report
     return results
 
@@ -169,21 +179,53 @@ def run_one_shot(
 
     monitor = monitor or TerminalMonitor(recipe.iterations, 1, record_every=max(1, recipe.iterations // 200),
                                          unit="episodes")
+    return train_and_test_one_shot(model, stream, recipe, eval_set, runs, out_dir, monitor, checkpoint, start, device,
+                                   "Prototypical loss while training (one step = one episode)")
+
+
+def train_and_test_one_shot(model, stream, recipe, eval_set: ImageSet, runs, out_dir, monitor, checkpoint,
+                            start: float, device: str, curve_title: str, retrieval: bool = False) -> dict:
+    """Trains a built model on its stream, then tests it as `run_one_shot` does: the loop shared by the
+    episode and metric-learning recipes on Omniglot.
+
+    Args:
+        model: a compiled `PrototypeModel` or `EmbeddingModel`.
+        stream: `start -> tf.data.Dataset` of the model's training batches.
+        recipe: hyperparameters (`iterations`, `seed`, `image_size` and the rest, saved in the summary).
+        eval_set: held-out images with groups.
+        runs: Lake's runs at the same size, or None.
+        out_dir: where to write the model, summary and pictures; None writes nothing.
+        monitor: the training monitor.
+        checkpoint: a `Checkpointer`, or None.
+        start: `time.perf_counter()` when the run began, for `seconds`.
+        device: `device_report()` of the run.
+        curve_title: the training curve's title.
+        retrieval: add leave-one-out `precision_at_1` and `map_at_r` over `eval_set`.
+
+    Returns:
+        the summary dict.
+    """
     trained = train_loop(model, stream, recipe.iterations, monitor=monitor, checkpoint=checkpoint)
     results = evaluate_one_shot(model, eval_set, runs, seed=recipe.seed)
     summary = {
-        **({"lake20_accuracy": results["lake20_accuracy"]} if runs is not None else {}),
+        **({key: results[key] for key in ("lake20_accuracy", "lake20_interval")} if runs is not None else {}),
         "episodes": results["episodes"],
+        "episode_intervals": results["episode_intervals"],
+    }
+    if retrieval:
+        found = retrieval_metrics(model.embed(eval_set), eval_set.labels, ks=(1,))
+        summary.update(precision_at_1=round(found.precision_at_1, 4), map_at_r=round(found.map_at_r, 4))
+    summary.update({
         "iterations": trained["steps_done"],
         "image_size": recipe.image_size,
         "train_seconds": round(trained["seconds"], 1),
         "seconds": round(time.perf_counter() - start, 1),
         "device": device,
         "recipe": asdict(recipe),
-    }
+    })
     if out_dir is not None:
         figures = {"training_curve.png": lambda plotting: plotting.training_curves(
-            trained["history"], x_label="step", title="Prototypical loss while training (one step = one episode)")}
+            trained["history"], x_label="step", title=curve_title)}
         if runs is not None:
             report = results["lake20_report"]
             figures["one_shot_task.png"] = lambda plotting: plotting.one_shot_task_grid(

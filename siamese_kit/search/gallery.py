@@ -136,8 +136,8 @@ class Gallery:
                 index = EmbeddingIndex.load(folder)
                 if len(index) == len(self.embeddings):
                     return index
-            except (ValueError, OSError):
-                pass  # a damaged cache is rebuilt below
+            except (ValueError, OSError, ImportError):
+                pass  # a damaged cache, or a graph faiss (since uninstalled) wrote, is rebuilt below
         index = EmbeddingIndex(self.embeddings)
         if folder is not None and index.kind != "exact":  # an exact index is the embeddings themselves
             index.save(folder)

@@ -44,6 +44,7 @@ from .losses import (
     reference_twin_head,
 )
 from .sampling import check_pair_sampler
+from .triplets import check_semi_hard_triplet_loss, reference_semi_hard_triplet_loss
 from .verification import check_true_accept_rate, reference_true_accept_rate
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "check_precision_at_1",
     "check_prototypical_loss",
     "check_roc_point",
+    "check_semi_hard_triplet_loss",
     "check_threshold",
     "check_true_accept_rate",
     "check_twin_head",
@@ -70,6 +72,7 @@ __all__ = [
     "reference_precision_at_1",
     "reference_prototypical_loss",
     "reference_roc_point",
+    "reference_semi_hard_triplet_loss",
     "reference_true_accept_rate",
     "reference_twin_head",
 ]
