@@ -1,0 +1,54 @@
+"""benchmarks/metric_learning.py on a few MNIST images: every loss trains on 64-image steps and reports
+the same fields; the index gives exact search's mAP@R."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+
+def load_benchmark():
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "metric_learning.py"
+    spec = importlib.util.spec_from_file_location("metric_learning_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def first(imageset, count):
+    return imageset.subset(range(count))
+
+
+def test_every_loss_reports_on_equal_terms(mnist, monkeypatch, tmp_path, capsys):
+    train, test = mnist
+    benchmark = load_benchmark()
+    monkeypatch.setattr(benchmark, "load_data", lambda dataset, evaluate_on, seed: (first(train, 3000), first(test, 600), None))
+    out = tmp_path / "lines.jsonl"
+    lines = benchmark.main(["--dataset", "mnist", "--iterations", "4", "--out", str(out)])
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert printed == lines == [json.loads(line) for line in out.read_text().splitlines()]
+    *per_loss, summary = lines
+    assert [line["loss"] for line in per_loss] == list(benchmark.LOSSES)
+    for line in per_loss:
+        assert line["steps"] == 4 and line["images_seen"] == 4 * 64 and line["dataset"] == "mnist"
+        assert 0 < line["precision_at_1"] <= 1 and 0 < line["map_at_r"] <= 1
+        # 600 embeddings: the graph finds the true neighbours, so the metric is exact search's.
+        assert line["map_at_r_hnsw"] == pytest.approx(line["map_at_r"], abs=2e-3)
+        assert "lake20_accuracy" not in line  # MNIST has no Lake runs
+    assert summary["summary"] and sorted(summary["ranking_by_map_at_r"]) == sorted(benchmark.LOSSES)
+    assert summary["command"].startswith("python benchmarks/metric_learning.py --dataset mnist")
+
+
+def test_every_loss_trains_on_steps_of_64_images(mnist):
+    train, _ = mnist
+    benchmark = load_benchmark()
+    for loss_name in benchmark.LOSSES:
+        element = next(iter(benchmark.stream_of(loss_name, first(train, 3000), 8, 8, None, seed=0)(0)))
+        if loss_name == "contrastive":  # (pair features, pair labels): two images a pair
+            count = 2 * len(element[0]["image_a"])
+        elif loss_name == "prototypical":  # an episode: support and query images
+            count = len(element["support"]) + len(element["query"])
+        else:  # (images, class labels): P x K
+            count = len(element[0])
+        assert count == 64, (loss_name, count)
