@@ -25,6 +25,7 @@ PURPOSES = {
     "distortion shift": 6,
     "balanced classes": 7,
     "balanced images": 8,
+    "test-time view": 9,
 }
 
 

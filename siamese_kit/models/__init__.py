@@ -1,4 +1,4 @@
-"""Encoders, the twin model and the prototype (episode-trained) model; loaded on first use."""
+"""Encoders, the twin, prototype and embedding models, and test-time ensembles; loaded on first use."""
 
 from .._lazy import lazy_exports
 
@@ -7,6 +7,7 @@ _EXPORTS = {
     **dict.fromkeys(["SiameseModel", "embed"], ".twin"),
     "PrototypeModel": ".prototype",
     "EmbeddingModel": ".embedding",
+    "EmbeddingEnsemble": ".ensemble",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,87 @@
+"""EmbeddingEnsemble: test-time views averaged, towers concatenated so squared distances average."""
+
+import numpy as np
+import pytest
+
+from siamese_kit.models import EmbeddingEnsemble
+
+
+class Pixels:
+    """A stand-in tower: the pixels (scaled) are the embedding, so every number can be checked by hand."""
+
+    score_kind = "distance"
+
+    def __init__(self, scale=1.0):
+        self.scale = scale
+        self.seen = []
+
+    def embed(self, images, batch_size=512):
+        images = np.asarray(getattr(images, "images", images), np.float32)
+        self.seen.append(images)
+        return images.reshape(len(images), -1) * self.scale
+
+
+def digits(count=6, seed=0):
+    rng = np.random.default_rng(seed)
+    images = np.zeros((count, 12, 12, 1), np.float32)
+    images[:, 3:9, 3:9] = rng.integers(0, 256, (count, 6, 6, 1))
+    return images
+
+
+def test_no_views_and_one_tower_is_the_tower_itself():
+    images = digits()
+    np.testing.assert_allclose(EmbeddingEnsemble(Pixels()).embed(images), images.reshape(6, -1))
+
+
+def test_views_are_the_same_fixed_distortions_for_every_image_and_every_call():
+    images = digits()
+    tower = Pixels()
+    ensemble = EmbeddingEnsemble(tower, views=3, seed=4)
+    first = ensemble.embed(images)
+    assert len(tower.seen) == 4 and np.array_equal(tower.seen[0], images)  # the image itself, then 3 views
+    assert not np.allclose(tower.seen[1], images)  # a view is distorted
+    np.testing.assert_allclose(first, np.mean([v.reshape(6, -1) for v in tower.seen], axis=0), rtol=1e-6)
+    # The same transform for each image: embedding one image alone gives its row of the batch.
+    np.testing.assert_allclose(ensemble.embed(images[2:3]), first[2:3], rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(EmbeddingEnsemble(Pixels(), views=3, seed=4).embed(images), first)
+    assert not np.allclose(EmbeddingEnsemble(Pixels(), views=3, seed=5).embed(images), first)
+    # Batching does not change the views.
+    np.testing.assert_allclose(ensemble.embed(images, batch_size=4), first, rtol=1e-5, atol=1e-3)
+
+
+def test_towers_are_concatenated_so_squared_distances_average():
+    images = digits()
+    towers = [Pixels(1.0), Pixels(3.0)]
+    both = EmbeddingEnsemble(towers).embed(images)
+    assert both.shape == (6, 2 * 144)
+    squared = lambda e: ((e[:, None] - e[None]) ** 2).sum(-1)  # noqa: E731
+    expected = (squared(images.reshape(6, -1) * 1.0) + squared(images.reshape(6, -1) * 3.0)) / 2
+    np.testing.assert_allclose(squared(both), expected, rtol=1e-5)
+
+
+def test_bad_towers_and_views_are_refused():
+    class Twin:
+        score_kind = "similarity"
+
+        def embed(self, images):
+            return images
+
+    with pytest.raises(ValueError, match="tower 0 \\(Twin\\) must embed images and compare them by distance"):
+        EmbeddingEnsemble(Twin())
+    with pytest.raises(ValueError, match="at least one trained tower"):
+        EmbeddingEnsemble([])
+    with pytest.raises(ValueError, match="views must be an integer >= 0"):
+        EmbeddingEnsemble(Pixels(), views=-1)
+
+
+def test_an_ensemble_runs_through_lakes_evaluation_and_retrieval():
+    from siamese_kit.evaluation import retrieval_metrics
+    from siamese_kit.oneshot import class_scores, choose
+
+    images = digits(8, seed=1)
+    labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    ensemble = EmbeddingEnsemble([Pixels(), Pixels(2.0)], views=2)
+    embedded = ensemble.embed(images)
+    assert retrieval_metrics(embedded, labels, ks=(1,)).num_queries == 8
+    scores = class_scores(ensemble, embedded[[0, 2, 4, 6]][:, None, :], embedded[[1, 3, 5, 7]])
+    assert scores.shape == (4, 4) and choose(scores, ensemble.score_kind).shape == (4,)
