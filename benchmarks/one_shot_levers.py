@@ -67,7 +67,8 @@ def main(argv=None) -> dict:
     from siamese_kit.data import fixed_episodes
     from siamese_kit.models import EmbeddingEnsemble
 
-    towers = [keras.saving.load_model(path, safe_mode=True) for path in args.model]
+    # Only embedded, never trained further: the optimizer state is not needed.
+    towers = [keras.saving.load_model(path, safe_mode=True, compile=False) for path in args.model]
     image_size = int(towers[0].encoder.input_shape[1])
     eval_set = validation_set(args.background, image_size, args.recipe_seed)
     settings = [(1, views) for views in args.views] + ([(len(towers), views) for views in args.views]

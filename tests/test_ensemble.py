@@ -85,3 +85,30 @@ def test_an_ensemble_runs_through_lakes_evaluation_and_retrieval():
     assert retrieval_metrics(embedded, labels, ks=(1,)).num_queries == 8
     scores = class_scores(ensemble, embedded[[0, 2, 4, 6]][:, None, :], embedded[[1, 3, 5, 7]])
     assert scores.shape == (4, 4) and choose(scores, ensemble.score_kind).shape == (4,)
+
+
+def test_the_levers_benchmark_scores_views_and_towers_on_the_validation_alphabets(omniglot_dir_or_skip, tmp_path,
+                                                                                  capsys):
+    import importlib.util
+    from pathlib import Path
+
+    from siamese_kit.recipes import OneShotRecipe, build_prototype_model
+
+    paths = []
+    for seed in (0, 1):  # untrained towers of two seeds: the script's bookkeeping is what is tested here
+        path = tmp_path / f"tower{seed}.keras"
+        build_prototype_model(OneShotRecipe(width=4, embedding_dim=8, seed=seed)).save(path)
+        paths.append(str(path))
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "one_shot_levers.py"
+    spec = importlib.util.spec_from_file_location("one_shot_levers", script)
+    levers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(levers)
+    summary = levers.main(["--model", *paths, "--views", "0", "1", "--episodes", "30"])
+    assert len(summary["validation_alphabets"]) == 5  # a sixth of the 30 background alphabets
+    lines = summary["results"]
+    assert [(r["episodes"], r["towers"], r["views"]) for r in lines] == [
+        (size, towers, views) for size in ("20way_1shot", "5way_1shot") for towers in (1, 2) for views in (0, 1)]
+    for line in lines:
+        assert 0 <= line["accuracy"] <= 1 and line["interval"] > 0
+        plain = next(r for r in lines if r["episodes"] == line["episodes"] and r["towers"] == 1 and r["views"] == 0)
+        assert line["gain_over_plain"] == pytest.approx(line["accuracy"] - plain["accuracy"], abs=2e-4)
