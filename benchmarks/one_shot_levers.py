@@ -62,10 +62,12 @@ def main(argv=None) -> dict:
 
     command = "python benchmarks/one_shot_levers.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     print("command: " + command)
-    import keras
+    import siamese_kit  # noqa: F401  first: it loads TensorFlow without its start-up chatter
 
+    import keras
     from siamese_kit.data import fixed_episodes
-    from siamese_kit.models import EmbeddingEnsemble
+    # The model classes register themselves with Keras on import, so load_model can rebuild them.
+    from siamese_kit.models import EmbeddingEnsemble, EmbeddingModel, PrototypeModel, SiameseModel  # noqa: F401
 
     # Only embedded, never trained further: the optimizer state is not needed.
     towers = [keras.saving.load_model(path, safe_mode=True, compile=False) for path in args.model]
