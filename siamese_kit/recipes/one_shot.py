@@ -109,7 +109,8 @@ def compiled_on_conv4(model_class, recipe, channels: int = 1, input_shape=None, 
     return model
 
 
-def evaluate_one_shot(model, eval_set: ImageSet, runs=None, episodes: int = 1000, seed: int = 0) -> dict:
+def evaluate_one_shot(model, eval_set: ImageSet, runs=None, episodes: int = 1000, seed: int = 0,
+                      embeddings=None) -> dict:
     """Lake's runs (when given) and seeded within-alphabet episodes of `EPISODE_SIZES`.
 
     Args:
@@ -118,13 +119,14 @@ def evaluate_one_shot(model, eval_set: ImageSet, runs=None, episodes: int = 1000
         runs: Lake's runs at the same size, or None to skip them.
         episodes: episodes per (ways, shots) size, one query per class.
         seed: episode seed.
+        embeddings: `model.embed(eval_set)` when the caller has it already; None embeds here.
 
     Returns:
         dict with `lake20_accuracy`, `lake20_interval` (the 95% Wilson interval of its trials) and
         `lake20_report` (when `runs` is given), `episodes` (`"5way_1shot"` ... -> accuracy) and
         `episode_intervals` (the same keys -> half-width of the 95% interval over episodes).
     """
-    embeddings = model.embed(eval_set)
+    embeddings = model.embed(eval_set) if embeddings is None else embeddings
     results = {"episodes": {}, "episode_intervals": {}}
     for ways, shots in EPISODE_SIZES:
         drawn = fixed_episodes(eval_set, episodes, ways=ways, shots=shots, queries=1, seed=seed, within_group=True)
@@ -206,14 +208,15 @@ def train_and_test_one_shot(model, stream, recipe, eval_set: ImageSet, runs, out
         the summary dict.
     """
     trained = train_loop(model, stream, recipe.iterations, monitor=monitor, checkpoint=checkpoint)
-    results = evaluate_one_shot(model, eval_set, runs, seed=recipe.seed)
+    embeddings = model.embed(eval_set)  # once, for the episodes and the retrieval alike
+    results = evaluate_one_shot(model, eval_set, runs, seed=recipe.seed, embeddings=embeddings)
     summary = {
         **({key: results[key] for key in ("lake20_accuracy", "lake20_interval")} if runs is not None else {}),
         "episodes": results["episodes"],
         "episode_intervals": results["episode_intervals"],
     }
     if retrieval:
-        found = retrieval_metrics(model.embed(eval_set), eval_set.labels, ks=(1,))
+        found = retrieval_metrics(embeddings, eval_set.labels, ks=(1,))
         summary.update(precision_at_1=round(found.precision_at_1, 4), map_at_r=round(found.map_at_r, 4))
     summary.update({
         "iterations": trained["steps_done"],
