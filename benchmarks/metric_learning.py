@@ -96,7 +96,7 @@ def evaluate(model, test_set, runs, seed: int, episodes: int) -> dict:
     """Retrieval on the test images, and on Omniglot Lake's runs and within-alphabet episodes."""
     from siamese_kit.data import fixed_episodes
     from siamese_kit.evaluation import retrieval_metrics
-    from siamese_kit.oneshot import accuracy_interval, episode_hits, evaluate_lake_runs, proportion_interval
+    from siamese_kit.oneshot import accuracy_interval, episode_hits, evaluate_lake_runs
 
     embeddings = model.embed(test_set)
     exact = retrieval_metrics(embeddings, test_set.labels, ks=(1,))
@@ -105,10 +105,8 @@ def evaluate(model, test_set, runs, seed: int, episodes: int) -> dict:
                "map_at_r_hnsw": round(graph.map_at_r, 4)}
     if runs is not None:
         report = evaluate_lake_runs(model, runs)
-        trials = sum(len(run.query_images) for run in runs)
-        right = int(round(report.accuracy * trials))
         results["lake20_accuracy"] = round(report.accuracy, 4)
-        results["lake20_interval"] = [round(bound, 4) for bound in proportion_interval(right, trials)]
+        results["lake20_interval"] = [round(bound, 4) for bound in report.interval()]
     if test_set.groups is not None:
         for ways in (5, 20):
             drawn = fixed_episodes(test_set, episodes, ways=ways, shots=1, queries=1, seed=seed, within_group=True)

@@ -8,14 +8,19 @@ prototypical network about 0.70.
     python benchmarks/one_shot_omniglot.py --background images_background_small1
     python benchmarks/one_shot_omniglot.py --background images_background
     python benchmarks/one_shot_omniglot.py --background images_background --evaluate-on validation
+    python benchmarks/one_shot_omniglot.py --split vinyals
 
 The toolkit's recipe trains a `conv4` tower on 20-way within-alphabet episodes with the prototypical
 loss, with each character also turned by 90, 180 and 270 degrees as new characters and Koch's affine
 distortions (`siamese_kit.recipes.OneShotRecipe`). The default scores all 400 trials of the 20 runs
 and 1,000 seeded within-alphabet episodes per size (5/20-way, 1/5-shot, one query per class) from
 images_evaluation. `--evaluate-on validation` never touches the runs or images_evaluation: it holds
-out background alphabets and reports episodes from them, for choosing settings. The last line printed
-is a JSON summary.
+out background alphabets and reports episodes from them, for choosing settings.
+
+`--split vinyals` is the few-shot literature's split instead (`siamese_kit.data.vinyals_split`): 1,200
+characters of both sets to train on, the other 423 (with their 90/180/270-degree turns, 1,692 classes)
+to test on, episodes drawn across alphabets; `--evaluate-on validation` there holds out 172 of the
+1,200 training characters (the literature's 1,028 / 172 / 423). The last line printed is a JSON summary.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from siamese_kit.data import load_lake_runs, load_omniglot
+from siamese_kit.data import load_lake_runs, load_omniglot, merged_omniglot, vinyals_split
 from siamese_kit.recipes import OneShotRecipe, run_one_shot
 
 BACKGROUNDS = ("images_background", "images_background_small1", "images_background_small2")
@@ -35,8 +40,11 @@ BACKGROUNDS = ("images_background", "images_background_small1", "images_backgrou
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=["lake", "vinyals"], default="lake",
+                        help="lake: train on --background, test on Lake's runs and images_evaluation; vinyals: "
+                             "1,200 / 423 characters of both sets with rotations, episodes across alphabets")
     parser.add_argument("--background", choices=BACKGROUNDS, default="images_background_small1",
-                        help="the Omniglot split to train on")
+                        help="the Omniglot split to train on (with --split lake)")
     for field in fields(OneShotRecipe):
         kind = {bool: json.loads, int: int, float: float}.get(type(field.default), str)
         parser.add_argument("--" + field.name.replace("_", "-"), type=kind, default=None)
@@ -47,6 +55,8 @@ def main(argv=None) -> dict:
     print("command: python benchmarks/one_shot_omniglot.py " + shlex.join(sys.argv[1:] if argv is None else argv))
     changes = {f.name: getattr(args, f.name) for f in fields(OneShotRecipe) if getattr(args, f.name) is not None}
     recipe = OneShotRecipe(**changes)
+    if args.split == "vinyals":
+        return vinyals(args, recipe)
     train_set = load_omniglot(args.background, image_size=recipe.image_size)
     if args.evaluate_on == "evaluation":
         eval_set = load_omniglot("images_evaluation", image_size=recipe.image_size)
@@ -61,6 +71,23 @@ def main(argv=None) -> dict:
     summary["split"] = (f"Lake: trained on {args.background}, tested on images_evaluation (Lake's 20 runs and "
                         "within-alphabet episodes)" if args.evaluate_on == "evaluation" else
                         f"validation: {args.background} with its held-out alphabets as the test")
+    print(json.dumps(summary))
+    return summary
+
+
+def vinyals(args, recipe: OneShotRecipe) -> dict:
+    """Trains and tests on the Vinyals-style split; its JSON summary."""
+    train_set, test_set = vinyals_split(merged_omniglot(recipe.image_size), seed=0, rotations=False)
+    if args.evaluate_on == "validation":
+        # The literature's 1,028 / 172 split of the training characters; the 423 test characters stay unseen.
+        train_set, test_set = vinyals_split(train_set, seed=1000 + recipe.seed, train_characters=1028,
+                                            rotations=False)
+    test_set = test_set.with_rotated_classes()  # test classes come in four turns, as in the literature
+    summary = {"split": (f"vinyals ({args.evaluate_on}): {len(set(train_set.labels.tolist()))} training characters"
+                         f"{' (x4 turns)' if recipe.rotations else ''}, "
+                         f"{len(set(test_set.labels.tolist()))} test classes (characters x4 turns, seed 0), "
+                         "episodes across alphabets"),
+               **run_one_shot(train_set, test_set, recipe, out_dir=args.out, episodes_within_group=False)}
     print(json.dumps(summary))
     return summary
 

@@ -89,6 +89,15 @@ class LakeReport:
     choices: list[np.ndarray]
     scores: list[np.ndarray]
 
+    def interval(self) -> tuple[float, float]:
+        """The 95% Wilson interval of `accuracy` over the report's trials (`proportion_interval`).
+
+        Returns:
+            `(low, high)`.
+        """
+        trials = sum(len(chosen) for chosen in self.choices)
+        return proportion_interval(int(round(self.accuracy * trials)), trials)
+
 
 def evaluate_lake_runs(model, runs: list[OneShotRun]) -> LakeReport:
     """Lake's within-alphabet one-shot benchmark: each test image against its run's 20 training images.

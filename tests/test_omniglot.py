@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import siamese_kit.data.omniglot as omniglot_module
-from conftest import write_folder, write_zip
+from conftest import make_imageset, write_folder, write_zip
 from siamese_kit.data import (
     OMNIGLOT_SPLITS,
     DataError,
@@ -383,3 +383,43 @@ def test_real_same_group_pairs(evaluation):
     np.testing.assert_array_equal(
         evaluation.labels[pairs.index_a[same]], evaluation.labels[pairs.index_b[same]]
     )
+
+
+# ----------------------------------------------------------------------------- the Vinyals split
+
+
+def test_both_sets_merge_with_the_evaluation_numbered_after_the_background(tmp_path):
+    from siamese_kit.data import merged_omniglot
+
+    home = tmp_path / "both"
+    home.mkdir()
+    write_zip(home / "images_background.zip", omniglot_members())
+    write_zip(home / "images_evaluation.zip", omniglot_members("images_evaluation"))
+    merged = merged_omniglot(image_size=28, path=home)
+    background = load_omniglot("images_background", path=home, image_size=28)
+    assert len(merged) == 2 * len(background) and merged.num_classes == 12 and len(merged.group_names) == 4
+    second = np.arange(len(merged)) >= len(background)
+    np.testing.assert_array_equal(merged.labels[second], background.labels + 6)
+    np.testing.assert_array_equal(merged.groups[second], background.groups + 2)
+    np.testing.assert_array_equal(merged.images[second], background.images)  # same drawings in both fakes
+    assert merged.class_names[6].startswith("Alpha-Runes/") and merged.paths[-1].startswith(str(home))
+
+
+def test_vinyals_split_is_disjoint_seeded_and_rotated():
+    from siamese_kit.data import vinyals_split
+
+    characters = make_imageset(num_classes=60, per_class=3, size=8)
+    train, test = vinyals_split(characters, seed=4, train_characters=35)
+    plain_train, plain_test = vinyals_split(characters, seed=4, train_characters=35, rotations=False)
+    assert len(np.unique(plain_train.labels)) == 35 and len(np.unique(plain_test.labels)) == 25
+    assert not set(plain_train.labels.tolist()) & set(plain_test.labels.tolist())
+    # Each turn is a class of its own; no character is on both sides in any turn.
+    assert len(np.unique(train.labels)) == 4 * 35 and len(np.unique(test.labels)) == 4 * 25
+    assert not {name.split("@")[0] for name in np.array(train.class_names)[np.unique(train.labels)]} & \
+        {name.split("@")[0] for name in np.array(test.class_names)[np.unique(test.labels)]}
+    again, _ = vinyals_split(characters, seed=4, train_characters=35, rotations=False)
+    other, _ = vinyals_split(characters, seed=5, train_characters=35, rotations=False)
+    np.testing.assert_array_equal(again.labels, plain_train.labels)
+    assert set(other.labels.tolist()) != set(plain_train.labels.tolist())
+    with pytest.raises(DataError, match="at least 20 characters on each side"):
+        vinyals_split(characters, train_characters=45)

@@ -153,3 +153,13 @@ def test_proportion_interval_is_the_set_of_proportions_the_score_test_keeps(succ
     assert mirrored == pytest.approx((1 - high, 1 - low), abs=1e-12)
     with pytest.raises(ValueError, match="successes <= trials"):
         proportion_interval(trials + 1, trials)
+
+
+def test_a_lake_report_interval_counts_the_trials_of_all_its_runs():
+    from siamese_kit.oneshot import LakeReport, proportion_interval
+
+    # 20 runs of 20 trials, 380 right: the interval is over 400 trials, not over one run's 20.
+    report = LakeReport(accuracy=0.95, run_accuracy=[0.95] * 20, choices=[np.zeros(20, int)] * 20,
+                        scores=[np.zeros((20, 20))] * 20)
+    assert report.interval() == proportion_interval(380, 400)
+    assert report.interval() != proportion_interval(19, 20)

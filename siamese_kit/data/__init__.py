@@ -22,6 +22,7 @@ _EXPORTS = {
     **dict.fromkeys(["EpisodeSet", "episode_stream", "fixed_episodes"], ".episodes"),
     "class_balanced_stream": ".balanced",
     **dict.fromkeys(["OneShotRun", "load_lake_runs"], ".lake"),
+    **dict.fromkeys(["load_vinyals_split", "merged_omniglot", "vinyals_split"], ".vinyals"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,5 +1,5 @@
-"""The one-shot recipe: N-way K-shot episodes with the prototypical loss, scored on Lake's 20 runs and on
-within-alphabet episodes."""
+"""The one-shot recipe: N-way K-shot episodes with the prototypical loss (or the same images per step as
+one class-balanced batch for a batch loss), scored on Lake's 20 runs and on within-alphabet episodes."""
 
 from __future__ import annotations
 
@@ -10,17 +10,22 @@ from pathlib import Path
 import keras
 
 from ..data.augment import AffineDistortion
+from ..data.balanced import class_balanced_stream
 from ..data.episodes import episode_stream, fixed_episodes
 from ..data.imageset import ImageSet
 from ..devices import device_report
 from ..evaluation.retrieval import retrieval_metrics
+from ..losses import MultiSimilarityLoss, TripletLoss
+from ..models.embedding import EmbeddingModel
 from ..models.encoders import conv4
+from ..models.ensemble import EmbeddingEnsemble
 from ..models.prototype import PrototypeModel
-from ..oneshot import accuracy_interval, episode_hits, evaluate_lake_runs, proportion_interval
+from ..oneshot import accuracy_interval, episode_hits, evaluate_lake_runs
 from ..training import TerminalMonitor, train_loop
 from ._common import _RecipeSettings, _require_image_size, _write_outputs
 
 EPISODE_SIZES = ((5, 1), (5, 5), (20, 1), (20, 5))  # (ways, shots) reported by evaluate_one_shot
+ONE_SHOT_LOSSES = ("prototypical", "batch_hard", "multi_similarity")
 
 
 @dataclass
@@ -42,6 +47,12 @@ class OneShotRecipe(_RecipeSettings):
             chosen on a held-out background alphabet (20-way 1-shot, 5,000 episodes): 0.839 at 1e-3,
             0.847 at 2e-3, 0.838 at 3e-3.
         seed: seeds weights and the episode stream.
+        loss: `"prototypical"` trains on episodes; `"batch_hard"` (triplet loss, margin 1, each
+            anchor's hardest positive and negative) and `"multi_similarity"` train an `EmbeddingModel`
+            on class-balanced batches of the same size, `ways` classes x `shots + queries` images.
+        test_views: embed every evaluation image as drawn and under this many fixed affine
+            distortions, averaged (`EmbeddingEnsemble`); 0 scores the tower alone. The saved model is
+            the tower either way.
     """
 
     image_size: int = 28
@@ -57,12 +68,18 @@ class OneShotRecipe(_RecipeSettings):
     distortions: bool = True
     learning_rate: float = 2e-3
     seed: int = 0
+    loss: str = "prototypical"
+    test_views: int = 0
 
     def __post_init__(self):
         self._require_positive_ints("image_size", "embedding_dim", "width", "growth", "iterations", "ways",
                                     "shots", "queries")
         if not self.learning_rate > 0:
             raise ValueError(f"OneShotRecipe: learning_rate must be > 0, got {self.learning_rate}.")
+        if self.loss not in ONE_SHOT_LOSSES:
+            raise ValueError(f"OneShotRecipe: loss must be one of {', '.join(ONE_SHOT_LOSSES)}, got {self.loss!r}.")
+        if isinstance(self.test_views, bool) or not isinstance(self.test_views, int) or self.test_views < 0:
+            raise ValueError(f"OneShotRecipe: test_views must be an integer >= 0, got {self.test_views!r}.")
 
 
 def build_prototype_model(recipe: OneShotRecipe, channels: int = 1, input_shape=None) -> PrototypeModel:
@@ -110,7 +127,7 @@ def compiled_on_conv4(model_class, recipe, channels: int = 1, input_shape=None, 
 
 
 def evaluate_one_shot(model, eval_set: ImageSet, runs=None, episodes: int = 1000, seed: int = 0,
-                      embeddings=None) -> dict:
+                      embeddings=None, within_group: bool = True) -> dict:
     """Lake's runs (when given) and seeded within-alphabet episodes of `EPISODE_SIZES`.
 
     Args:
@@ -120,6 +137,8 @@ def evaluate_one_shot(model, eval_set: ImageSet, runs=None, episodes: int = 1000
         episodes: episodes per (ways, shots) size, one query per class.
         seed: episode seed.
         embeddings: `model.embed(eval_set)` when the caller has it already; None embeds here.
+        within_group: draw each episode's classes from one alphabet (Lake's rule); False draws them
+            across alphabets (the Vinyals split's rule).
 
     Returns:
         dict with `lake20_accuracy`, `lake20_interval` (the 95% Wilson interval of its trials) and
@@ -129,16 +148,15 @@ def evaluate_one_shot(model, eval_set: ImageSet, runs=None, episodes: int = 1000
     embeddings = model.embed(eval_set) if embeddings is None else embeddings
     results = {"episodes": {}, "episode_intervals": {}}
     for ways, shots in EPISODE_SIZES:
-        drawn = fixed_episodes(eval_set, episodes, ways=ways, shots=shots, queries=1, seed=seed, within_group=True)
+        drawn = fixed_episodes(eval_set, episodes, ways=ways, shots=shots, queries=1, seed=seed,
+                               within_group=within_group)
         accuracy, half_width = accuracy_interval(episode_hits(model, eval_set, drawn, embeddings))
         results["episodes"][f"{ways}way_{shots}shot"] = round(accuracy, 4)
         results["episode_intervals"][f"{ways}way_{shots}shot"] = round(half_width, 4)
     if runs is not None:
         report = evaluate_lake_runs(model, runs)
-        trials = sum(len(run.query_images) for run in runs)
         results["lake20_accuracy"] = round(report.accuracy, 4)
-        results["lake20_interval"] = [round(bound, 4) for bound in
-                                      proportion_interval(int(round(report.accuracy * trials)), trials)]
+        results["lake20_interval"] = [round(bound, 4) for bound in report.interval()]
         results["lake20_report"] = report
     return results
 
@@ -151,6 +169,7 @@ def run_one_shot(
     out_dir: str | Path | None = None,
     monitor=None,
     checkpoint=None,
+    episodes_within_group: bool = True,
 ) -> dict:
     """Trains a tower on episodes, then evaluates one-shot recognition.
 
@@ -163,6 +182,8 @@ def run_one_shot(
             `training_curve.png`; None writes nothing.
         monitor: a `TrainingMonitor`; default a terminal progress bar.
         checkpoint: a `Checkpointer` to save to and resume from (see `run_twin`).
+        episodes_within_group: test episodes within one alphabet (Lake's rule); False draws their
+            classes across alphabets (the Vinyals split).
 
     Returns:
         the summary dict: `lake20_accuracy` (with runs), `episodes`, `iterations`, `seconds`,
@@ -171,22 +192,35 @@ def run_one_shot(
     _require_image_size("run_one_shot", recipe.image_size, train_set=train_set, eval_set=eval_set)
     start = time.perf_counter()
     device = device_report()
-    model = build_prototype_model(recipe, train_set.image_shape[-1])
     training_set = train_set.with_rotated_classes() if recipe.rotations else train_set
     augment = AffineDistortion() if recipe.distortions else None
+    if recipe.loss == "prototypical":
+        model = build_prototype_model(recipe, train_set.image_shape[-1])
+        curve_title = "Prototypical loss while training (one step = one episode)"
 
-    def stream(start):
-        return episode_stream(training_set, recipe.ways, recipe.shots, recipe.queries, seed=recipe.seed,
-                              within_group=recipe.within_group, augment=augment, start_episode=start)
+        def stream(start):
+            return episode_stream(training_set, recipe.ways, recipe.shots, recipe.queries, seed=recipe.seed,
+                                  within_group=recipe.within_group, augment=augment, start_episode=start)
+    else:
+        loss = TripletLoss(1.0, "batch_hard") if recipe.loss == "batch_hard" else MultiSimilarityLoss()
+        model = compiled_on_conv4(EmbeddingModel, recipe, train_set.image_shape[-1], loss=loss)
+        per_class = recipe.shots + recipe.queries
+        curve_title = (f"{recipe.loss.replace('_', '-')} loss while training "
+                       f"(one step = {recipe.ways} x {per_class} images)")
+
+        def stream(start):
+            return class_balanced_stream(training_set, recipe.ways, per_class, within_group=recipe.within_group,
+                                         seed=recipe.seed, start_batch=start, augment=augment)
 
     monitor = monitor or TerminalMonitor(recipe.iterations, 1, record_every=max(1, recipe.iterations // 200),
-                                         unit="episodes")
+                                         unit="episodes" if recipe.loss == "prototypical" else "batches")
     return train_and_test_one_shot(model, stream, recipe, eval_set, runs, out_dir, monitor, checkpoint, start, device,
-                                   "Prototypical loss while training (one step = one episode)")
+                                   curve_title, episodes_within_group=episodes_within_group)
 
 
 def train_and_test_one_shot(model, stream, recipe, eval_set: ImageSet, runs, out_dir, monitor, checkpoint,
-                            start: float, device: str, curve_title: str, retrieval: bool = False) -> dict:
+                            start: float, device: str, curve_title: str, retrieval: bool = False,
+                            episodes_within_group: bool = True) -> dict:
     """Trains a built model on its stream, then tests it as `run_one_shot` does: the loop shared by the
     episode and metric-learning recipes on Omniglot.
 
@@ -203,13 +237,17 @@ def train_and_test_one_shot(model, stream, recipe, eval_set: ImageSet, runs, out
         device: `device_report()` of the run.
         curve_title: the training curve's title.
         retrieval: add leave-one-out `precision_at_1` and `map_at_r` over `eval_set`.
+        episodes_within_group: see `run_one_shot`.
 
     Returns:
         the summary dict.
     """
     trained = train_loop(model, stream, recipe.iterations, monitor=monitor, checkpoint=checkpoint)
-    embeddings = model.embed(eval_set)  # once, for the episodes and the retrieval alike
-    results = evaluate_one_shot(model, eval_set, runs, seed=recipe.seed, embeddings=embeddings)
+    views = getattr(recipe, "test_views", 0)
+    scorer = EmbeddingEnsemble(model, views=views) if views else model
+    embeddings = scorer.embed(eval_set)  # once, for the episodes and the retrieval alike
+    results = evaluate_one_shot(scorer, eval_set, runs, seed=recipe.seed, embeddings=embeddings,
+                                within_group=episodes_within_group)
     summary = {
         **({key: results[key] for key in ("lake20_accuracy", "lake20_interval")} if runs is not None else {}),
         "episodes": results["episodes"],

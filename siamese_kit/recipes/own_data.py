@@ -54,7 +54,13 @@ def recipe_for(name: str, settings: dict):
     kinds = {"contrastive": ContrastiveRecipe, "twin": TwinRecipe, "one-shot": OneShotRecipe, "triplet": MetricRecipe}
     if name not in kinds:
         raise ValueError(f"unknown recipe {name!r}; use one of {', '.join(RECIPES)}.")
-    return kinds[name].from_dict({**_OWN_DATA_DEFAULTS.get(name, {}), **settings})
+    recipe = kinds[name].from_dict({**_OWN_DATA_DEFAULTS.get(name, {}), **settings})
+    if name == "one-shot" and (recipe.loss != "prototypical" or recipe.test_views):
+        # The own-data run trains on episodes and scores the tower alone; batch losses live in the triplet recipe.
+        raise ValueError("on your own images the one-shot recipe trains with the prototypical loss and no test views; "
+                         "for a batch loss use --recipe triplet --set loss=triplet mining=batch_hard (or "
+                         "loss=multi_similarity), and drop test_views.")
+    return recipe
 
 
 def run_own_data(
