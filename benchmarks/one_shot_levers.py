@@ -1,9 +1,11 @@
 """Test-time levers of one-shot recognition measured on validation alphabets: views averaged per image
-(test-time augmentation) and several towers as one, each against the plain tower on the same episodes.
+(test-time augmentation), several towers as one, and transductive prototypes, each against the plain
+tower on the same episodes.
 
     python benchmarks/one_shot_omniglot.py --background images_background --evaluate-on validation \
         --iterations 10000 --out runs/validation_seed0
     python benchmarks/one_shot_levers.py --model runs/validation_seed0/model.keras --views 0 2 4 8
+    python benchmarks/one_shot_levers.py --model runs/validation_seed0/model.keras --views 0 8 --transductive
 
 The towers must have been trained with `--evaluate-on validation` on the same background: the
 alphabets held out there (the same seeded choice, rebuilt here) are the only images scored, so
@@ -55,6 +57,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--background", default="images_background")
     parser.add_argument("--recipe-seed", type=int, default=0, help="the --seed the towers' validation split used")
     parser.add_argument("--views", type=int, nargs="+", default=[0, 4], help="test-time views to try")
+    parser.add_argument("--each", action="store_true",
+                        help="also score every model alone (a paired comparison of towers trained differently)")
+    parser.add_argument("--transductive", action="store_true",
+                        help="also score every setting with prototypes refined by the episode's queries")
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0, help="episode seed")
     parser.add_argument("--out", type=Path, default=None, help="a .json file for the summary")
@@ -73,19 +79,24 @@ def main(argv=None) -> dict:
     towers = [keras.saving.load_model(path, safe_mode=True, compile=False) for path in args.model]
     image_size = int(towers[0].encoder.input_shape[1])
     eval_set = validation_set(args.background, image_size, args.recipe_seed)
-    settings = [(1, views) for views in args.views] + ([(len(towers), views) for views in args.views]
-                                                       if len(towers) > 1 else [])
+    # Which towers each setting uses: the first alone, each of the others alone (--each), all of them.
+    groups = [[0]] + ([[number] for number in range(1, len(towers))] if args.each else [])
+    groups += [list(range(len(towers)))] if len(towers) > 1 else []
+    settings = [(group, views, refined) for refined in ([False, True] if args.transductive else [False])
+                for group in groups for views in args.views]
     results = []
     for ways, shots in SIZES:
         drawn = fixed_episodes(eval_set, args.episodes, ways=ways, shots=shots, queries=1, seed=args.seed,
                                within_group=True)
         baseline = None
-        for count, views in settings:
-            accuracy = per_episode(EmbeddingEnsemble(towers[:count], views=views), eval_set, drawn)
+        for group, views, refined in settings:
+            accuracy = per_episode(EmbeddingEnsemble([towers[number] for number in group], views=views,
+                                                     transductive=refined), eval_set, drawn)
             baseline = accuracy if baseline is None else baseline
             mean, half = mean_and_half_width(accuracy)
             gain, gain_half = mean_and_half_width(accuracy - baseline) if accuracy is not baseline else (0.0, 0.0)
-            line = {"episodes": f"{ways}way_{shots}shot", "towers": count, "views": views,
+            line = {"episodes": f"{ways}way_{shots}shot", "towers": len(group), "models": group, "views": views,
+                    "transductive": refined,
                     "accuracy": round(mean, 4), "interval": round(half, 4),
                     "gain_over_plain": round(gain, 4), "gain_interval": round(gain_half, 4)}
             print(json.dumps(line), flush=True)

@@ -45,6 +45,9 @@ def class_scores(model, support_embeddings: np.ndarray, query_embeddings: np.nda
     if model.score_kind == "distance":
         # float64, so near-equal candidates are told apart as exactly as the embeddings allow.
         prototypes = support_embeddings.mean(axis=-2, dtype=np.float64)
+        refine = getattr(model, "refine_prototypes", None)  # an EmbeddingEnsemble's transductive step
+        if refine is not None:
+            prototypes = refine(prototypes, support_embeddings, query_embeddings)
         distances = pairwise_distances(query_embeddings.astype(np.float64), prototypes)
         return ops.convert_to_numpy(distances).astype(np.float32)
     # Every query against every shot of every class, through the head in one call.

@@ -103,12 +103,39 @@ def test_the_levers_benchmark_scores_views_and_towers_on_the_validation_alphabet
     spec = importlib.util.spec_from_file_location("one_shot_levers", script)
     levers = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(levers)
-    summary = levers.main(["--model", *paths, "--views", "0", "1", "--episodes", "30"])
+    summary = levers.main(["--model", *paths, "--views", "0", "1", "--episodes", "30", "--transductive", "--each"])
     assert len(summary["validation_alphabets"]) == 5  # a sixth of the 30 background alphabets
     lines = summary["results"]
-    assert [(r["episodes"], r["towers"], r["views"]) for r in lines] == [
-        (size, towers, views) for size in ("20way_1shot", "5way_1shot") for towers in (1, 2) for views in (0, 1)]
+    assert [(r["episodes"], r["models"], r["views"], r["transductive"]) for r in lines] == [
+        (size, models, views, refined) for size in ("20way_1shot", "5way_1shot") for refined in (False, True)
+        for models in ([0], [1], [0, 1]) for views in (0, 1)]
     for line in lines:
         assert 0 <= line["accuracy"] <= 1 and line["interval"] > 0
-        plain = next(r for r in lines if r["episodes"] == line["episodes"] and r["towers"] == 1 and r["views"] == 0)
+        plain = next(r for r in lines if r["episodes"] == line["episodes"] and r["models"] == [0] and r["views"] == 0
+                     and not r["transductive"])
         assert line["gain_over_plain"] == pytest.approx(line["accuracy"] - plain["accuracy"], abs=2e-4)
+
+
+def test_transductive_prototypes_are_one_soft_k_means_step_and_change_the_scores():
+    from siamese_kit.oneshot import class_scores
+
+    rng = np.random.default_rng(3)
+    support = rng.normal(size=(2, 3, 1, 4))  # 2 trial sets, 3 classes, 1 shot, 4-D
+    queries = rng.normal(size=(2, 5, 4))
+    ensemble = EmbeddingEnsemble(Pixels(), transductive=True)
+    prototypes = support.mean(axis=-2)
+    refined = ensemble.refine_prototypes(prototypes, support, queries)
+    for trial in range(2):  # by hand, one trial set at a time
+        squared = np.array([[np.sum((q - p) ** 2) for p in prototypes[trial]] for q in queries[trial]])
+        tau = np.mean(squared.min(axis=1))
+        weights = np.exp(-squared / tau) / np.exp(-squared / tau).sum(axis=1, keepdims=True)
+        for c in range(3):
+            expected = (prototypes[trial, c] + weights[:, c] @ queries[trial]) / (1 + weights[:, c].sum())
+            np.testing.assert_allclose(refined[trial, c], expected, rtol=1e-10)
+    # Without the flag the prototypes stay the support means; with it the scores use the refined ones.
+    np.testing.assert_array_equal(EmbeddingEnsemble(Pixels()).refine_prototypes(prototypes, support, queries),
+                                  prototypes)
+    scores = class_scores(ensemble, support, queries)
+    expected_scores = np.sqrt(((queries[:, :, None, :] - refined[:, None, :, :]) ** 2).sum(-1))
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-4)
+    assert not np.allclose(scores, class_scores(EmbeddingEnsemble(Pixels()), support, queries), rtol=1e-3)

@@ -20,6 +20,13 @@ class EmbeddingEnsemble:
     squared distances, and a prototype is still the mean of its class's embeddings. (Averaging the
     towers' embeddings would mix unrelated spaces: towers trained apart share no axes.)
 
+    Transductive prototypes: with `transductive=True`, a trial's or episode's unlabelled queries refine
+    its class prototypes once by soft k-means (Ren et al. 2018): each query joins every prototype with
+    weight softmax(-d^2 / tau) over the classes, tau the queries' mean squared distance to their nearest
+    prototype (so the weights do not depend on the embedding's scale), and each prototype becomes the
+    weighted mean of its support images (weight 1) and the queries. It uses the other queries of the
+    same trial set, which a person shown one test image at a time does not have: report it apart.
+
     It offers what the evaluations use (`embed`, `score_kind`), so `evaluate_lake_runs`,
     `episode_hits` and `retrieval_metrics` take it in place of a model.
 
@@ -30,6 +37,7 @@ class EmbeddingEnsemble:
         distortion: the distortion the views are drawn from; default `AffineDistortion()` (Koch et
             al.'s training distortions).
         seed: which V distortions.
+        transductive: refine prototypes with the queries of each trial set (see above).
 
     Raises:
         ValueError: for no tower, a tower that scores by similarity (a twin classifier's head does not
@@ -42,7 +50,7 @@ class EmbeddingEnsemble:
 
     score_kind = "distance"
 
-    def __init__(self, towers, views: int = 0, distortion=None, seed: int = 0):
+    def __init__(self, towers, views: int = 0, distortion=None, seed: int = 0, transductive: bool = False):
         towers = list(towers) if isinstance(towers, (list, tuple)) else [towers]
         if not towers:
             raise ValueError("EmbeddingEnsemble: pass at least one trained tower.")
@@ -62,6 +70,30 @@ class EmbeddingEnsemble:
             distortion = AffineDistortion()
         self.distortion = distortion
         self.seed = int(seed)
+        self.transductive = bool(transductive)
+
+    def refine_prototypes(self, prototypes: np.ndarray, support: np.ndarray, queries: np.ndarray) -> np.ndarray:
+        """One soft k-means step of the prototypes over the queries (with `transductive`), else unchanged.
+
+        Args:
+            prototypes: float64 `[..., ways, D]`, the mean of each class's support embeddings.
+            support: `[..., ways, shots, D]`.
+            queries: `[..., Q, D]`, with the same leading axes.
+
+        Returns:
+            float64 `[..., ways, D]`.
+        """
+        if not self.transductive:
+            return prototypes
+        queries = np.asarray(queries, np.float64)
+        squared = np.sum((queries[..., :, None, :] - prototypes[..., None, :, :]) ** 2, axis=-1)  # [..., Q, ways]
+        scale = np.maximum(squared.min(axis=-1).mean(axis=-1, keepdims=True)[..., None], 1e-12)
+        logits = -squared / scale
+        weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        weights /= weights.sum(axis=-1, keepdims=True)
+        shots = support.shape[-2]
+        weighted_queries = np.einsum("...qc,...qd->...cd", weights, queries)
+        return (prototypes * shots + weighted_queries) / (shots + weights.sum(axis=-2)[..., None])
 
     def _view_transforms(self, height: int, width: int):
         """The V fixed transforms, `[V, 8]`: one per view, the same for every image."""

@@ -53,6 +53,9 @@ class OneShotRecipe(_RecipeSettings):
         test_views: embed every evaluation image as drawn and under this many fixed affine
             distortions, averaged (`EmbeddingEnsemble`); 0 scores the tower alone. The saved model is
             the tower either way.
+        transductive: refine each trial set's prototypes with its unlabelled queries (one soft k-means
+            step, `EmbeddingEnsemble(transductive=True)`); the summary then also gives the scores
+            without it under `inductive`, since a person sees one test image at a time.
     """
 
     image_size: int = 28
@@ -70,6 +73,7 @@ class OneShotRecipe(_RecipeSettings):
     seed: int = 0
     loss: str = "prototypical"
     test_views: int = 0
+    transductive: bool = False
 
     def __post_init__(self):
         self._require_positive_ints("image_size", "embedding_dim", "width", "growth", "iterations", "ways",
@@ -243,16 +247,21 @@ def train_and_test_one_shot(model, stream, recipe, eval_set: ImageSet, runs, out
         the summary dict.
     """
     trained = train_loop(model, stream, recipe.iterations, monitor=monitor, checkpoint=checkpoint)
-    views = getattr(recipe, "test_views", 0)
-    scorer = EmbeddingEnsemble(model, views=views) if views else model
+    views, transductive = getattr(recipe, "test_views", 0), getattr(recipe, "transductive", False)
+    scorer = EmbeddingEnsemble(model, views=views, transductive=transductive) if views or transductive else model
     embeddings = scorer.embed(eval_set)  # once, for the episodes and the retrieval alike
     results = evaluate_one_shot(scorer, eval_set, runs, seed=recipe.seed, embeddings=embeddings,
                                 within_group=episodes_within_group)
-    summary = {
-        **({key: results[key] for key in ("lake20_accuracy", "lake20_interval")} if runs is not None else {}),
-        "episodes": results["episodes"],
-        "episode_intervals": results["episode_intervals"],
-    }
+
+    def scores_of(found):
+        return {**({key: found[key] for key in ("lake20_accuracy", "lake20_interval")} if runs is not None else {}),
+                "episodes": found["episodes"], "episode_intervals": found["episode_intervals"]}
+
+    summary = scores_of(results)
+    if transductive:
+        summary["inductive"] = scores_of(evaluate_one_shot(
+            EmbeddingEnsemble(model, views=views), eval_set, runs, seed=recipe.seed, embeddings=embeddings,
+            within_group=episodes_within_group))
     if retrieval:
         found = retrieval_metrics(embeddings, eval_set.labels, ks=(1,))
         summary.update(precision_at_1=round(found.precision_at_1, 4), map_at_r=round(found.map_at_r, 4))

@@ -55,11 +55,11 @@ def recipe_for(name: str, settings: dict):
     if name not in kinds:
         raise ValueError(f"unknown recipe {name!r}; use one of {', '.join(RECIPES)}.")
     recipe = kinds[name].from_dict({**_OWN_DATA_DEFAULTS.get(name, {}), **settings})
-    if name == "one-shot" and (recipe.loss != "prototypical" or recipe.test_views):
+    if name == "one-shot" and (recipe.loss != "prototypical" or recipe.test_views or recipe.transductive):
         # The own-data run trains on episodes and scores the tower alone; batch losses live in the triplet recipe.
         raise ValueError("on your own images the one-shot recipe trains with the prototypical loss and no test views; "
                          "for a batch loss use --recipe triplet --set loss=triplet mining=batch_hard (or "
-                         "loss=multi_similarity), and drop test_views.")
+                         "loss=multi_similarity), and drop test_views and transductive.")
     return recipe
 
 
