@@ -6,6 +6,7 @@ tower on the same episodes.
         --iterations 10000 --out runs/validation_seed0
     python benchmarks/one_shot_levers.py --model runs/validation_seed0/model.keras --views 0 2 4 8
     python benchmarks/one_shot_levers.py --model runs/validation_seed0/model.keras --views 0 8 --transductive
+    python benchmarks/one_shot_levers.py --model runs/validation_seed0/model.keras --views 0 --fine-tune-steps 5 20
 
 The towers must have been trained with `--evaluate-on validation` on the same background: the
 alphabets held out there (the same seeded choice, rebuilt here) are the only images scored, so
@@ -50,6 +51,31 @@ def mean_and_half_width(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(1.96 * values.std(ddof=1) / np.sqrt(len(values)))
 
 
+def fine_tuned(tower, eval_set, args, ways: int, shots: int) -> list[dict]:
+    """Support-set fine-tuning of the first tower against the tower as it is, on the same (fewer) episodes."""
+    from siamese_kit.data import fixed_episodes
+    from siamese_kit.models import SupportFineTuning
+
+    drawn = fixed_episodes(eval_set, args.fine_tune_episodes, ways=ways, shots=shots, queries=1, seed=args.seed,
+                           within_group=True)
+    plain = per_episode(tower, eval_set, drawn)
+    lines = []
+    for steps in [0, *args.fine_tune_steps]:
+        if steps:
+            hits = SupportFineTuning(tower, steps=steps, learning_rate=args.fine_tune_rate).episode_hits(eval_set, drawn)
+            accuracy = hits.astype(np.float64).mean(axis=1)
+        else:
+            accuracy = plain
+        mean, half = mean_and_half_width(accuracy)
+        gain, gain_half = mean_and_half_width(accuracy - plain) if steps else (0.0, 0.0)
+        line = {"episodes": f"{ways}way_{shots}shot", "episodes_scored": len(accuracy), "towers": 1, "models": [0],
+                "fine_tune_steps": steps, "fine_tune_rate": args.fine_tune_rate, "accuracy": round(mean, 4),
+                "interval": round(half, 4), "gain_over_plain": round(gain, 4), "gain_interval": round(gain_half, 4)}
+        print(json.dumps(line), flush=True)
+        lines.append(line)
+    return lines
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, nargs="+", required=True,
@@ -61,6 +87,11 @@ def main(argv=None) -> dict:
                         help="also score every model alone (a paired comparison of towers trained differently)")
     parser.add_argument("--transductive", action="store_true",
                         help="also score every setting with prototypes refined by the episode's queries")
+    parser.add_argument("--fine-tune-steps", type=int, nargs="*", default=[],
+                        help="support-set fine-tuning: gradient steps per episode to try (SupportFineTuning)")
+    parser.add_argument("--fine-tune-episodes", type=int, default=200,
+                        help="episodes per size for fine-tuning (each tunes the tower afresh, so fewer)")
+    parser.add_argument("--fine-tune-rate", type=float, default=1e-3, help="fine-tuning step size")
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0, help="episode seed")
     parser.add_argument("--out", type=Path, default=None, help="a .json file for the summary")
@@ -101,6 +132,8 @@ def main(argv=None) -> dict:
                     "gain_over_plain": round(gain, 4), "gain_interval": round(gain_half, 4)}
             print(json.dumps(line), flush=True)
             results.append(line)
+        if args.fine_tune_steps:
+            results += fine_tuned(towers[0], eval_set, args, ways, shots)
     summary = {"validation_alphabets": sorted(set(eval_set.group_names[g] for g in np.unique(eval_set.groups))),
                "models": [str(path) for path in args.model], "episodes_per_size": args.episodes,
                "results": results, "command": command}

@@ -26,6 +26,7 @@ PURPOSES = {
     "balanced classes": 7,
     "balanced images": 8,
     "test-time view": 9,
+    "support tuning view": 10,
 }
 
 

@@ -1,4 +1,5 @@
-"""Encoders, the twin, prototype and embedding models, and test-time ensembles; loaded on first use."""
+"""Encoders, the twin, prototype and embedding models, test-time ensembles and support-set fine-tuning;
+loaded on first use."""
 
 from .._lazy import lazy_exports
 
@@ -8,6 +9,7 @@ _EXPORTS = {
     "PrototypeModel": ".prototype",
     "EmbeddingModel": ".embedding",
     "EmbeddingEnsemble": ".ensemble",
+    "SupportFineTuning": ".support_tuning",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
