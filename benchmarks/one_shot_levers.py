@@ -32,11 +32,9 @@ SIZES = ((20, 1), (5, 1))
 
 def validation_set(background: str, image_size: int, seed: int):
     """The alphabets `one_shot_omniglot.py --evaluate-on validation` held out for a recipe seed."""
-    from siamese_kit.data import load_omniglot
+    from siamese_kit.recipes.one_shot import validation_split
 
-    train_set = load_omniglot(background, image_size=image_size)
-    held = max(1, len(train_set.group_names) // 6)
-    return train_set.split_groups(held, seed=1000 + seed)[1]
+    return validation_split(background, image_size, seed)[1]
 
 
 def per_episode(model, eval_set, episodes) -> np.ndarray:

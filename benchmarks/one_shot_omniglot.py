@@ -14,8 +14,10 @@ The toolkit's recipe trains a `conv4` tower on 20-way within-alphabet episodes w
 loss, with each character also turned by 90, 180 and 270 degrees as new characters and Koch's affine
 distortions (`siamese_kit.recipes.OneShotRecipe`). The default scores all 400 trials of the 20 runs
 and 1,000 seeded within-alphabet episodes per size (5/20-way, 1/5-shot, one query per class) from
-images_evaluation. `--evaluate-on validation` never touches the runs or images_evaluation: it holds
-out background alphabets and reports episodes from them, for choosing settings.
+images_evaluation. `--evaluate-on validation` never touches the runs or images_evaluation: it reports
+episodes from background alphabets held out of training, for choosing settings (with the 30 background
+alphabets, 5 of them; with a minimal split, it trains on all 5 of its alphabets and validates on the 25
+background alphabets outside it).
 
 `--split vinyals` is the few-shot literature's split instead (`siamese_kit.data.vinyals_split`): 1,200
 characters of both sets to train on, the other 423 (with their 90/180/270-degree turns, 1,692 classes)
@@ -34,6 +36,7 @@ from pathlib import Path
 
 from siamese_kit.data import load_lake_runs, load_omniglot, merged_omniglot, vinyals_split
 from siamese_kit.recipes import OneShotRecipe, run_one_shot
+from siamese_kit.recipes.one_shot import validation_split
 
 BACKGROUNDS = ("images_background", "images_background_small1", "images_background_small2")
 
@@ -57,14 +60,13 @@ def main(argv=None) -> dict:
     recipe = OneShotRecipe(**changes)
     if args.split == "vinyals":
         return vinyals(args, recipe)
-    train_set = load_omniglot(args.background, image_size=recipe.image_size)
     if args.evaluate_on == "evaluation":
+        train_set = load_omniglot(args.background, image_size=recipe.image_size)
         eval_set = load_omniglot("images_evaluation", image_size=recipe.image_size)
         runs = load_lake_runs(image_size=recipe.image_size)
     else:
-        # A sixth of the alphabets (at least one) is held out; the 20 runs stay unseen.
-        held = max(1, len(train_set.group_names) // 6)
-        train_set, eval_set = train_set.split_groups(held, seed=1000 + recipe.seed)
+        # Held-out background alphabets; the 20 runs and images_evaluation stay unseen.
+        train_set, eval_set = validation_split(args.background, recipe.image_size, recipe.seed)
         runs = None
     summary = {"background": args.background, **run_one_shot(train_set, eval_set, recipe, runs=runs, out_dir=args.out)}
     summary["evaluated_on"] = f"{args.evaluate_on}: {len(set(eval_set.groups.tolist()))} alphabets"

@@ -423,3 +423,24 @@ def test_vinyals_split_is_disjoint_seeded_and_rotated():
     assert set(other.labels.tolist()) != set(plain_train.labels.tolist())
     with pytest.raises(DataError, match="at least 20 characters on each side"):
         vinyals_split(characters, train_characters=45)
+
+
+def test_one_shot_validation_keeps_the_minimal_split_whole_and_chooses_on_the_alphabets_outside_it(
+        monkeypatch, tmp_path):
+    from siamese_kit.recipes.one_shot import validation_split
+
+    home = tmp_path / "splits"
+    home.mkdir()
+    write_zip(home / "images_background.zip", omniglot_members())
+    small = {name.replace("images_background/", "images_background_small1/"): data
+             for name, data in omniglot_members().items() if "/Beta_Script/" in name}
+    write_zip(home / "images_background_small1.zip", small)
+    monkeypatch.setenv("SIAMESE_KIT_OMNIGLOT", str(home))
+    train, validation = validation_split("images_background_small1", image_size=28)
+    assert set(train.group_names) == {"Beta_Script"} and len(train) == CHARACTERS * DRAWERS
+    assert {validation.group_names[g] for g in np.unique(validation.groups)} == {"Alpha-Runes"}
+    assert len(validation) == CHARACTERS * DRAWERS
+    # On the full background set a seeded share of its alphabets is held out instead (at least one).
+    kept, held = validation_split("images_background", image_size=28)
+    assert len(kept) + len(held) == 2 * CHARACTERS * DRAWERS
+    assert not set(np.unique(kept.groups)) & set(np.unique(held.groups))

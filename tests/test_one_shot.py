@@ -397,7 +397,8 @@ def test_one_shot_recipe_trains_a_batch_loss_on_batches_of_an_episodes_size_and_
     plain = evaluate_one_shot(tower, held_out, seed=0)
     assert summary["episodes"] == again["episodes"] and summary["inductive"]["episodes"] == inductive["episodes"]
     assert summary["episodes"] != inductive["episodes"] != plain["episodes"]
-    for bad, message in (({"loss": "triplet"}, "loss must be one of"), ({"test_views": -1}, "test_views")):
+    for bad, message in (({"loss": "triplet"}, "loss must be one of"), ({"test_views": -1}, "test_views"),
+                         ({"transductive": "yes"}, "transductive must be true or false")):
         with pytest.raises(ValueError, match=message):
             OneShotRecipe(**bad)
     with pytest.raises(ValueError, match="--recipe triplet"):

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from ..data.augment import AffineDistortion
 from ..data.balanced import class_balanced_stream
@@ -84,6 +85,8 @@ class OneShotRecipe(_RecipeSettings):
             raise ValueError(f"OneShotRecipe: loss must be one of {', '.join(ONE_SHOT_LOSSES)}, got {self.loss!r}.")
         if isinstance(self.test_views, bool) or not isinstance(self.test_views, int) or self.test_views < 0:
             raise ValueError(f"OneShotRecipe: test_views must be an integer >= 0, got {self.test_views!r}.")
+        if not isinstance(self.transductive, bool):
+            raise ValueError(f"OneShotRecipe: transductive must be true or false, got {self.transductive!r}.")
 
 
 def build_prototype_model(recipe: OneShotRecipe, channels: int = 1, input_shape=None) -> PrototypeModel:
@@ -128,6 +131,35 @@ def compiled_on_conv4(model_class, recipe, channels: int = 1, input_shape=None, 
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
         recipe.learning_rate, recipe.iterations)), loss=compile_loss)
     return model
+
+
+def validation_split(background: str, image_size: int, seed: int = 0) -> tuple[ImageSet, ImageSet]:
+    """The training images and the validation alphabets for choosing one-shot settings without ever
+    touching Lake's runs or the evaluation alphabets.
+
+    On the 30 background alphabets a sixth of them (5) is held out by a seeded draw. On a minimal
+    split (`images_background_small1` / `small2`) the model trains on all of its alphabets, and the
+    validation alphabets are the background alphabets outside it: choosing never costs the small split
+    a training alphabet.
+
+    Args:
+        background: `"images_background"` or one of the minimal splits.
+        image_size: side of the square images.
+        seed: the recipe's seed (the held-out draw uses `1000 + seed`).
+
+    Returns:
+        `(train, validation)` ImageSets with groups.
+    """
+    from ..data import load_omniglot
+
+    train_set = load_omniglot(background, image_size=image_size)
+    if background == "images_background":
+        return train_set.split_groups(max(1, len(train_set.group_names) // 6), seed=1000 + seed)
+    everything = load_omniglot("images_background", image_size=image_size)
+    inside = set(train_set.group_names)
+    outside = [number for number, name in enumerate(everything.group_names) if name not in inside]
+    return train_set, everything.subset(np.flatnonzero(np.isin(everything.groups, outside)),
+                                        name=f"{everything.name}[outside {background}]")
 
 
 def evaluate_one_shot(model, eval_set: ImageSet, runs=None, episodes: int = 1000, seed: int = 0,
