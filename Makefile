@@ -71,8 +71,9 @@ docs: install
 # 13 in two, on the project's 2-core machine).
 PYTEST_WORKERS ?= -n 2 --dist loadfile
 
+# The 25 slowest tests are listed at the end, so the 15-minute budget on 2 cores stays in view.
 test: data browser
-	$(PY) -m pytest -q $(PYTEST_WORKERS) --nbval-lax tests notebooks
+	$(PY) -m pytest -q $(PYTEST_WORKERS) --durations=25 --nbval-lax tests notebooks
 
 # The same suite in the floors environment (data and the browser as for `test`).
 test-floors: data browser $(VENV_FLOORS)/.installed
