@@ -22,3 +22,14 @@ def notebook_datasets(path: Path) -> tuple[str, ...]:
     source = "\n".join("".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
     found = _NOTEBOOK_DATASETS.search(source)
     return tuple(re.findall(r"['\"](\w+)['\"]", found.group(1))) if found else ()
+
+
+def load_benchmark(name: str):
+    """A script of `benchmarks/` imported as a module (they are scripts, not a package), e.g. `"index"`."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

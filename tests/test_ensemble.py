@@ -89,20 +89,15 @@ def test_an_ensemble_runs_through_lakes_evaluation_and_retrieval():
 
 def test_the_levers_benchmark_scores_views_and_towers_on_the_validation_alphabets(omniglot_dir_or_skip, tmp_path,
                                                                                   capsys):
-    import importlib.util
-    from pathlib import Path
-
     from siamese_kit.recipes import OneShotRecipe, build_prototype_model
+    from support import load_benchmark
 
     paths = []
     for seed in (0, 1):  # untrained towers of two seeds: the script's bookkeeping is what is tested here
         path = tmp_path / f"tower{seed}.keras"
         build_prototype_model(OneShotRecipe(width=4, embedding_dim=8, seed=seed)).save(path)
         paths.append(str(path))
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "one_shot_levers.py"
-    spec = importlib.util.spec_from_file_location("one_shot_levers", script)
-    levers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(levers)
+    levers = load_benchmark("one_shot_levers")
     summary = levers.main(["--model", *paths, "--views", "0", "1", "--episodes", "30", "--transductive", "--each"])
     assert len(summary["validation_alphabets"]) == 5  # a sixth of the 30 background alphabets
     lines = summary["results"]

@@ -90,13 +90,9 @@ def test_bad_input_is_refused_naming_the_problem():
 
 
 def test_the_index_benchmark_reports_every_field_on_a_small_run(capsys):
-    import importlib.util
-    from pathlib import Path
+    from support import load_benchmark
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "index.py"
-    spec = importlib.util.spec_from_file_location("index_benchmark", path)
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+    benchmark = load_benchmark("index")
     summary = benchmark.main(["--vectors", "20000", "--dim", "32", "--queries", "100", "--search-efforts", "16", "64"])
     assert capsys.readouterr().out.splitlines()[-1] == __import__("json").dumps(summary)
     for key in ("vectors", "recall_at_10", "speedup_vs_exact", "build_seconds", "memory_mb"):

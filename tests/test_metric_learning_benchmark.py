@@ -1,19 +1,11 @@
 """benchmarks/metric_learning.py on a few MNIST images: every loss trains on 64-image steps and reports
 the same fields; the index gives exact search's mAP@R."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-
-def load_benchmark():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "metric_learning.py"
-    spec = importlib.util.spec_from_file_location("metric_learning_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from support import load_benchmark
 
 
 def first(imageset, count):
@@ -22,7 +14,7 @@ def first(imageset, count):
 
 def test_every_loss_reports_on_equal_terms(mnist, monkeypatch, tmp_path, capsys):
     train, test = mnist
-    benchmark = load_benchmark()
+    benchmark = load_benchmark("metric_learning")
     monkeypatch.setattr(benchmark, "load_data", lambda dataset, evaluate_on, seed: (first(train, 3000), first(test, 600), None))
     out = tmp_path / "lines.jsonl"
     lines = benchmark.main(["--dataset", "mnist", "--iterations", "4", "--out", str(out)])
@@ -42,7 +34,7 @@ def test_every_loss_reports_on_equal_terms(mnist, monkeypatch, tmp_path, capsys)
 
 def test_every_loss_trains_on_steps_of_64_images(mnist):
     train, _ = mnist
-    benchmark = load_benchmark()
+    benchmark = load_benchmark("metric_learning")
     for loss_name in benchmark.LOSSES:
         element = next(iter(benchmark.stream_of(loss_name, first(train, 3000), 8, 8, None, seed=0)(0)))
         if loss_name == "contrastive":  # (pair features, pair labels): two images a pair

@@ -1,22 +1,13 @@
 """benchmarks/one_shot_omniglot.py --split vinyals on synthetic characters: the literature's sizes, test
 characters never trained on, episodes across alphabets, and a validation split inside the training part."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 
 from conftest import make_imageset
+from support import load_benchmark
 from siamese_kit.data import ImageSet
-
-
-def load_benchmark():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "one_shot_omniglot.py"
-    spec = importlib.util.spec_from_file_location("one_shot_omniglot_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def fake_omniglot(image_size):
@@ -26,7 +17,7 @@ def fake_omniglot(image_size):
 
 
 def test_vinyals_split_trains_on_1200_characters_and_tests_on_the_other_423_turned(monkeypatch, capsys):
-    benchmark = load_benchmark()
+    benchmark = load_benchmark("one_shot_omniglot")
     monkeypatch.setattr(benchmark, "merged_omniglot", fake_omniglot)
     trained_on, tested_on = [], []
 

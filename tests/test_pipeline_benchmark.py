@@ -5,7 +5,6 @@ faster than the data, embed-once 10x faster) are claims of the full run, saved i
 benchmarks/results/pipeline_cpu2.json; a quick run on a busy test machine only has to be sane.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,15 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from support import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "pipeline.py"
 
 
 def _benchmark_module():
-    spec = importlib.util.spec_from_file_location("pipeline_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("pipeline")
 
 
 @pytest.fixture(scope="module")
