@@ -98,9 +98,16 @@ def test_the_levers_benchmark_scores_views_and_towers_on_the_validation_alphabet
         build_prototype_model(OneShotRecipe(width=4, embedding_dim=8, seed=seed)).save(path)
         paths.append(str(path))
     levers = load_benchmark("one_shot_levers")
-    summary = levers.main(["--model", *paths, "--views", "0", "1", "--episodes", "30", "--transductive", "--each"])
+    summary = levers.main(["--model", *paths, "--views", "0", "1", "--episodes", "30", "--transductive", "--each",
+                           "--fine-tune-steps", "1", "--fine-tune-episodes", "3"])
     assert len(summary["validation_alphabets"]) == 5  # a sixth of the 30 background alphabets
-    lines = summary["results"]
+    tuned = [line for line in summary["results"] if "fine_tune_steps" in line]
+    lines = [line for line in summary["results"] if "fine_tune_steps" not in line]
+    # Fine-tuning: the untuned tower and one step, on the same 3 episodes per size, the gain paired.
+    assert [(r["episodes"], r["fine_tune_steps"], r["episodes_scored"]) for r in tuned] == [
+        (size, steps, 3) for size in ("20way_1shot", "5way_1shot") for steps in (0, 1)]
+    for untuned, stepped in zip(tuned[::2], tuned[1::2]):
+        assert stepped["gain_over_plain"] == pytest.approx(stepped["accuracy"] - untuned["accuracy"], abs=2e-4)
     assert [(r["episodes"], r["models"], r["views"], r["transductive"]) for r in lines] == [
         (size, models, views, refined) for size in ("20way_1shot", "5way_1shot") for refined in (False, True)
         for models in ([0], [1], [0, 1]) for views in (0, 1)]
