@@ -15,7 +15,7 @@ def pytest_collection_modifyitems(config, items):
     """
     if in_ci():
         return
-    from siamese_kit.data.fetch import missing_datasets
+    from siamese_kit.data import missing_datasets
 
     reasons = {}
     for item in items:

@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from siamese_kit.data import fixed_episodes, load_omniglot, pair_stream
 from siamese_kit.models import embed
-from siamese_kit.oneshot import episode_accuracy
+from siamese_kit.evaluation import episode_accuracy
 from siamese_kit.devices import device_report
 from siamese_kit.recipes import ContrastiveRecipe, TwinRecipe, build_contrastive_model, build_twin_model
 from siamese_kit.training import train_loop
@@ -51,6 +51,14 @@ def module_at(commit: str, path: str):
     return module
 
 
+def one_shot_module_at(commit: str):
+    """One-shot scoring as it was at `commit`: `evaluation/one_shot.py`, or `oneshot.py` before it moved there."""
+    try:
+        return module_at(commit, "siamese_kit/evaluation/one_shot.py")
+    except subprocess.CalledProcessError:
+        return module_at(commit, "siamese_kit/oneshot.py")
+
+
 def ms_per_step(loop, model, batch, steps: int) -> float:
     stream = tf.data.Dataset.from_tensors(batch).repeat()
     loop(model, stream, 5)  # traces this loop's step function once, as the timed call does
@@ -68,7 +76,7 @@ def main(argv=None) -> dict:
     print("command: python benchmarks/loop_ab.py " + shlex.join(sys.argv[1:] if argv is None else argv))
     before_loop = module_at(args.before, "siamese_kit/training.py").train_loop
     before_embed = module_at(args.before, "siamese_kit/models/twin.py").embed
-    before_episodes = module_at(args.before, "siamese_kit/oneshot.py").episode_accuracy
+    before_episodes = one_shot_module_at(args.before).episode_accuracy
     images = load_omniglot("images_evaluation", image_size=28)
     results = {"before": args.before, "steps_per_turn": args.steps, "turns": args.turns}
     models = {

@@ -65,7 +65,7 @@ def build(loss_name: str, recipe, channels: int):
     from siamese_kit.layers import EuclideanDistance
     from siamese_kit.losses import ContrastiveLoss, MultiSimilarityLoss, TripletLoss
     from siamese_kit.models import EmbeddingModel, PrototypeModel, SiameseModel
-    from siamese_kit.recipes.one_shot import compiled_on_conv4
+    from siamese_kit.recipes._common import compiled_on_conv4  # the recipes' own seeded build, shared on purpose
 
     if loss_name == "contrastive":
         return compiled_on_conv4(SiameseModel, recipe, channels, head=EuclideanDistance(),
@@ -96,7 +96,8 @@ def evaluate(model, test_set, runs, seed: int, episodes: int) -> dict:
     """Retrieval on the test images, and on Omniglot Lake's runs and within-alphabet episodes."""
     from siamese_kit.data import fixed_episodes
     from siamese_kit.evaluation import retrieval_metrics
-    from siamese_kit.oneshot import accuracy_interval, episode_hits, evaluate_lake_runs
+    from siamese_kit.evaluation import episode_hits, evaluate_lake_runs
+    from siamese_kit.stats import accuracy_interval
 
     embeddings = model.embed(test_set)
     exact = retrieval_metrics(embeddings, test_set.labels, ks=(1,))

@@ -39,7 +39,7 @@ def validation_set(background: str, image_size: int, seed: int):
 
 def per_episode(model, eval_set, episodes) -> np.ndarray:
     """Accuracy of each episode, `[episodes]`."""
-    from siamese_kit.oneshot import episode_hits
+    from siamese_kit.evaluation import episode_hits
 
     hits = episode_hits(model, eval_set, episodes)
     return np.asarray(hits, np.float64).reshape(len(hits), -1).mean(axis=1)

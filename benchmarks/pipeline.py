@@ -382,7 +382,7 @@ def measure_one_shot(settings: dict) -> dict:
     import keras
 
     from siamese_kit.data import load_lake_runs
-    from siamese_kit.oneshot import evaluate_lake_runs
+    from siamese_kit.evaluation import evaluate_lake_runs
     from siamese_kit.recipes import TwinRecipe, build_twin_model
 
     runs = load_lake_runs(image_size=28)[: settings["lake_runs"]]

@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from siamese_kit.data import fixed_episodes, load_omniglot, pair_stream
 from siamese_kit.devices import device_report
-from siamese_kit.oneshot import episode_accuracy
+from siamese_kit.evaluation import episode_accuracy
 from siamese_kit.recipes import ContrastiveRecipe, TwinRecipe, build_contrastive_model, build_twin_model
 from siamese_kit.training import TrainingMonitor, train_loop
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import keras
 
 from ._checks import positive_int
-from .data.fetch import file_digest
+from .data.sources.download import file_digest
 
 FORMAT = 2
 WEIGHTS_FILE = "model.weights.h5"

@@ -235,7 +235,7 @@ def _train(args) -> int:
 
 
 def _train_own_data(args, settings: dict) -> int:
-    from .data.source import DataSource
+    from .data.sources.spec import DataSource
     from .recipes.own_data import recipe_for, run_own_data
     from .runs import SplitSpec
 
@@ -383,7 +383,7 @@ def _evaluate(args) -> int:
 
 def _split_local_sources(entries: list[str]) -> tuple[Path | None, dict[str, Path]]:
     """`--from` values as (one PATH or None, {NAME: PATH}); a value is NAME=PATH when NAME is a dataset."""
-    from .data.fetch import SUPPORTED
+    from .data.sources.catalog import SUPPORTED
 
     plain, named = [], {}
     for entry in entries:
@@ -442,7 +442,7 @@ def _fetch_one(args, name: str, path):
 def _fetch_missing(args, source, named) -> int:
     """Fetches each named dataset that is not here; one line for each, exit status 3 if one cannot be had."""
     from .data import DataError, missing_datasets
-    from .data.fetch import SUPPORTED
+    from .data.sources.catalog import SUPPORTED
 
     names = list(SUPPORTED) if args.fetch_all else [args.name]
     missing = missing_datasets(names, home=args.home)

@@ -1,8 +1,9 @@
 """Euclidean distance, written once for the whole package.
 
 Two shapes of question need it: the distance of each pair of rows (a twin's head, `paired_distances`)
-and the distance of every query to every item (centroids, prototypes, one-shot candidates, retrieval;
-`pairwise_squared_distances`). Every layer, loss and metric calls these two, so a fix to the
+and the distance of every query to every item (centroids, prototypes, one-shot candidates;
+`pairwise_squared_distances`; in NumPy for exact search over a gallery on the host,
+`numpy_pairwise_distances`). Every layer, loss and metric calls these two, so a fix to the
 numerics reaches all of them at once.
 
 Both work in float32 at least, whatever the Keras dtype policy: under `mixed_float16` a squared
@@ -12,6 +13,7 @@ so evaluation code that hands over float64 arrays keeps their precision.
 
 from __future__ import annotations
 
+import numpy as np
 from keras import ops
 
 
@@ -75,3 +77,53 @@ def pairwise_distances(queries, items):
         float32 (float64 for float64 inputs) tensor `[..., Q, G]`.
     """
     return ops.sqrt(pairwise_squared_distances(queries, items))
+
+
+def l2_normalize(embeddings, epsilon: float = 1e-12):
+    """Rows scaled to unit length, the one L2 normalisation of the package (batch losses, cosine towers,
+    their `embed`, support fine-tuning).
+
+    Computed as `x / sqrt(|x|^2 + epsilon)`: a zero row stays finite, and so does its gradient.
+
+    Args:
+        embeddings: `[..., D]`.
+        epsilon: added under the square root.
+
+    Returns:
+        float32 (float64 for float64 input) tensor `[..., D]`.
+    """
+    embeddings = ops.cast(embeddings, _working_dtype(embeddings))
+    return embeddings / ops.sqrt(ops.sum(ops.square(embeddings), axis=-1, keepdims=True) + epsilon)
+
+
+def squared_norms(rows: np.ndarray) -> np.ndarray:
+    """`|x|^2` of each row of a NumPy array, in its dtype (what `numpy_pairwise_distances` reuses).
+
+    Args:
+        rows: `[N, D]`.
+
+    Returns:
+        `[N]`.
+    """
+    return np.einsum("ij,ij->i", rows, rows)
+
+
+def numpy_pairwise_distances(queries: np.ndarray, items: np.ndarray, item_norms: np.ndarray | None = None) -> np.ndarray:
+    """`pairwise_distances` in NumPy, for exact search over a gallery that lives on the host.
+
+    The same expanded form, clipped at 0 before the root, in the inputs' dtype (float32 stays float32:
+    a million-row gallery is not copied to float64, nor through the backend, for every block of
+    queries).
+
+    Args:
+        queries: `[Q, D]`.
+        items: `[G, D]`.
+        item_norms: `squared_norms(items)`, when the caller computed it once for many blocks.
+
+    Returns:
+        `[Q, G]` distances.
+    """
+    if item_norms is None:
+        item_norms = squared_norms(items)
+    squared = item_norms[None, :] - 2.0 * (queries @ items.T) + squared_norms(queries)[:, None]
+    return np.sqrt(np.maximum(squared, 0.0, out=squared), out=squared)

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from ._files import replace_atomically, write_json
-from .data.episodes import fixed_episodes
+from .data.streams.episodes import fixed_episodes
 from .data.imageset import ImageSet
-from .data.pairs import fixed_pairs
-from .data.seeds import derived_seed
+from .data.streams.pairs import fixed_pairs
+from .data.streams.seeds import derived_seed
 from .evaluation import (
     best_threshold,
     equal_error_rate,
@@ -44,7 +44,8 @@ from .evaluation import (
     roc_curve,
     true_accept_rate_at,
 )
-from .oneshot import accuracy_interval, episode_hits
+from .evaluation.one_shot import episode_hits
+from .stats import accuracy_interval
 from .search.index import EXACT_BELOW, EmbeddingIndex
 
 FALSE_ACCEPT_RATES = (1e-2, 1e-3)

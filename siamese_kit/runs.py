@@ -22,8 +22,8 @@ import numpy as np
 
 from ._files import write_json
 from .data.imageset import DataError, ImageSet
-from .data.seeds import derived_seed
-from .data.source import DataSource, load_source
+from .data.streams.seeds import derived_seed
+from .data.sources.spec import DataSource, load_source
 
 RUN_FORMAT = 1
 SPLITS = ("classes", "images")

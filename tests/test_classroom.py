@@ -15,8 +15,8 @@ import pytest
 from conftest import write_zip
 from support import in_ci
 
-import siamese_kit.data.fetch as fetch_module
-import siamese_kit.data.omniglot as omniglot_module
+import siamese_kit.data.sources.download as download_module
+import siamese_kit.data.sources.mnist as fetch_module
 from siamese_kit.cli import main
 from siamese_kit.data import (
     OMNIGLOT_SPLITS,
@@ -28,8 +28,8 @@ from siamese_kit.data import (
     load_omniglot,
     omniglot_dir,
 )
-from siamese_kit.data.fetch import MNIST_MD5
-from siamese_kit.data.omniglot import OMNIGLOT_FILES, verify_omniglot_file
+from siamese_kit.data.sources.mnist import MNIST_MD5
+from siamese_kit.data.sources.omniglot import OMNIGLOT_FILES, verify_omniglot_file
 
 
 @pytest.fixture
@@ -191,7 +191,7 @@ def test_downloads_must_match_the_published_digest(local_sources, tmp_path, monk
         served.append(url)
         return Response(local_sources["omniglot"] / url.rsplit("/", 1)[-1])
 
-    monkeypatch.setattr(omniglot_module.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(download_module.urllib.request, "urlopen", fake_urlopen)
     home = tmp_path / "home"
     fetch_omniglot(home=home, source=local_sources["omniglot"])
     (home / "omniglot" / "images_background_small1.zip").unlink()

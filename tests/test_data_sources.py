@@ -1,4 +1,4 @@
-"""Tests of siamese_kit.data.sources loaders and of ImageSet's checks, on small synthetic files."""
+"""Tests of the IDX and TFDS loaders (siamese_kit.data.sources) and of ImageSet's checks, on small synthetic files."""
 
 import gzip
 import struct

@@ -66,7 +66,7 @@ def test_the_paired_gradient_pushes_a_collapsed_pair_apart():
 def test_every_module_that_measures_distance_calls_this_one():
     """The formula lives in distances.py alone: the layers, models, evaluation, one-shot scoring and
     widgets import it, and none of them writes a sum of squared differences or norms of its own."""
-    users = ["layers.py", "models/prototype.py", "evaluation/retrieval.py", "oneshot.py", "widgets/_common.py"]
+    users = ["layers.py", "models/prototype.py", "search/exact.py", "evaluation/one_shot.py", "widgets/_common.py"]
     own_formula = re.compile(r"square\(|linalg\.norm|\b(\w+) \* \1\b(?=, axis)")
     for name in users:
         source = (PACKAGE / name).read_text()

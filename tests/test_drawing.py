@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from siamese_kit.data import DataError, load_lake_runs
 from siamese_kit.layers import TwinClassifierHead
 from siamese_kit.models import SiameseModel, conv4
-from siamese_kit.oneshot import choose
+from siamese_kit.evaluation import choose
 from siamese_kit.widgets import DRAW_PROMPT, DrawAndMatch, DrawingPad
 
 

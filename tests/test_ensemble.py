@@ -76,7 +76,7 @@ def test_bad_towers_and_views_are_refused():
 
 def test_an_ensemble_runs_through_lakes_evaluation_and_retrieval():
     from siamese_kit.evaluation import retrieval_metrics
-    from siamese_kit.oneshot import class_scores, choose
+    from siamese_kit.evaluation import class_scores, choose
 
     images = digits(8, seed=1)
     labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])
@@ -119,7 +119,7 @@ def test_the_levers_benchmark_scores_views_and_towers_on_the_validation_alphabet
 
 
 def test_transductive_prototypes_are_one_soft_k_means_step_and_change_the_scores():
-    from siamese_kit.oneshot import class_scores
+    from siamese_kit.evaluation import class_scores
 
     rng = np.random.default_rng(3)
     support = rng.normal(size=(2, 3, 1, 4))  # 2 trial sets, 3 classes, 1 shot, 4-D

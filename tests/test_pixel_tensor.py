@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from siamese_kit.data.pairs import pixel_tensor
+from siamese_kit.data.streams.pairs import pixel_tensor
 
 
 def test_the_tensor_holds_the_same_pixels_and_is_a_copy():

@@ -192,7 +192,7 @@ def test_pair_grid_rejects_bad_input_naming_the_argument():
 
 
 def test_pair_set_grid_takes_images_by_index():
-    from siamese_kit.data.pairs import PairSet
+    from siamese_kit.data.streams.pairs import PairSet
 
     imageset = small_set()
     pairs = PairSet(np.array([0, 3, 5, 9]), np.array([1, 12, 6, 14]), np.array([1, 0, 1, 0]))

@@ -8,7 +8,7 @@ from PIL import Image
 
 from siamese_kit.data import DataError, DataSource, ImageSet, conform, load_source
 from siamese_kit.evaluation import roc_curve, true_accept_rate_at
-from siamese_kit.oneshot import accuracy_interval
+from siamese_kit.stats import accuracy_interval
 from siamese_kit.runs import RunFolder, SplitSpec, split_dataset
 
 
@@ -142,7 +142,7 @@ def test_roc_points_behind_the_accept_rates_are_reachable_thresholds():
 
 @pytest.mark.parametrize("successes, trials", [(375, 400), (400, 400), (0, 10), (7, 20), (346, 400)])
 def test_proportion_interval_is_the_set_of_proportions_the_score_test_keeps(successes, trials):
-    from siamese_kit.oneshot import proportion_interval
+    from siamese_kit.stats import proportion_interval
 
     # Wilson's interval by its definition: every p with |k/n - p| <= 1.96 sqrt(p (1 - p) / n), on a fine grid.
     grid = np.linspace(0, 1, 2_000_001)
@@ -156,7 +156,8 @@ def test_proportion_interval_is_the_set_of_proportions_the_score_test_keeps(succ
 
 
 def test_a_lake_report_interval_counts_the_trials_of_all_its_runs():
-    from siamese_kit.oneshot import LakeReport, proportion_interval
+    from siamese_kit.evaluation import LakeReport
+    from siamese_kit.stats import proportion_interval
 
     # 20 runs of 20 trials, 380 right: the interval is over 400 trials, not over one run's 20.
     report = LakeReport(accuracy=0.95, run_accuracy=[0.95] * 20, choices=[np.zeros(20, int)] * 20,

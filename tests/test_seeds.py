@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 from siamese_kit.data import AffineDistortion, derived_key, derived_seed
-from siamese_kit.data.episodes import _EpisodeTables, _sample_episode_indices
-from siamese_kit.data.pairs import _ClassTables, _sample_pair_indices, augment_both
-from siamese_kit.data.seeds import PURPOSES
+from siamese_kit.data.streams.episodes import _EpisodeTables, _sample_episode_indices
+from siamese_kit.data.streams.pairs import _ClassTables, _sample_pair_indices, augment_both
+from siamese_kit.data.streams.seeds import PURPOSES
 
 from conftest import make_imageset
 

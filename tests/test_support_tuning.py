@@ -7,7 +7,7 @@ import pytest
 from conftest import make_imageset
 from siamese_kit.data import fixed_episodes
 from siamese_kit.models import SupportFineTuning
-from siamese_kit.oneshot import class_scores, episode_hits
+from siamese_kit.evaluation import class_scores, episode_hits
 from siamese_kit.recipes import OneShotRecipe, build_prototype_model
 
 

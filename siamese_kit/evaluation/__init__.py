@@ -1,9 +1,13 @@
-"""Evaluation from embeddings computed once: verification (pairs, thresholds, ROC), identification
-(nearest centroid) and retrieval (neighbours, precision@1, mAP@R).
+"""Evaluation from embeddings computed once: verification (pairs, thresholds, ROC), calibration,
+identification (nearest centroid), retrieval (neighbours, precision@1, mAP@R) and one-shot
+(N-way K-shot episodes, Lake's runs). Intervals: `siamese_kit.stats`.
 
 Pair label convention: 1 = same class, 0 = different class.
 """
 
+from ..scores import embedding_pair_scores, predict_same
+from .calibration import calibrate_twin_head, fit_logistic
+from .one_shot import LakeReport, choose, class_scores, episode_accuracy, episode_hits, evaluate_lake_runs
 from .identification import CentroidReport, centroid_accuracy, confusion_matrix, per_class_accuracy
 from .retrieval import RetrievalReport, nearest_neighbours, retrieval_metrics
 from .verification import (
@@ -12,14 +16,10 @@ from .verification import (
     ThresholdReport,
     best_accuracy_threshold,
     best_threshold,
-    calibrate_twin_head,
-    embedding_pair_scores,
     equal_error_rate,
-    fit_logistic,
     hardest_mistakes,
     pair_accuracy,
     pair_scores,
-    predict_same,
     roc_auc,
     roc_curve,
     threshold_report,
@@ -31,4 +31,5 @@ __all__ = [
     "calibrate_twin_head", "embedding_pair_scores", "centroid_accuracy", "confusion_matrix", "equal_error_rate", "fit_logistic",
     "hardest_mistakes", "nearest_neighbours", "pair_accuracy", "pair_scores", "per_class_accuracy",
     "predict_same", "retrieval_metrics", "roc_auc", "roc_curve", "threshold_report",
+    "LakeReport", "choose", "class_scores", "episode_accuracy", "episode_hits", "evaluate_lake_runs",
 ]

@@ -1,5 +1,5 @@
 """Identification: which class an image belongs to, from embeddings computed once (nearest centroid,
-per-class accuracy, confusion). N-way K-shot episodes and Lake's runs: `siamese_kit.oneshot`."""
+per-class accuracy, confusion). N-way K-shot episodes and Lake's runs: `one_shot.py`."""
 
 from __future__ import annotations
 

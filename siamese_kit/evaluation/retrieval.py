@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from keras import ops
 
 from .._checks import positive_int
-from ..distances import pairwise_distances
+from ..distances import squared_norms
+from ..search.exact import block_distances, exact_neighbours, smallest_k
+from ..search.index import EmbeddingIndex
 
 
 def _check_embeddings(values, name: str, caller: str) -> np.ndarray:
@@ -24,41 +25,6 @@ def _check_embeddings(values, name: str, caller: str) -> np.ndarray:
     if not np.all(np.isfinite(values)):
         raise ValueError(f"{caller}: {name} contains NaN or infinity; check the model's output.")
     return values
-
-
-def _block_distances(queries, gallery, self_columns=None) -> np.ndarray:
-    """Euclidean distances `[B, G]` (float64) of a block of queries to the whole gallery.
-
-    `self_columns[i]`, when given, is query i's own gallery column; it is set to +inf so it is never
-    a neighbour.
-    """
-    distances = np.array(ops.convert_to_numpy(pairwise_distances(queries, gallery)), dtype=np.float64)
-    if self_columns is not None:
-        distances[np.arange(len(queries)), self_columns] = np.inf
-    return distances
-
-
-def _smallest_k(distances: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices and values of the k smallest entries of each row: ascending, ties by lower column.
-
-    A full sort of each row would cost O(G log G); partitioning finds the k-th value in O(G), and
-    only the tie at that value needs care, since partition splits ties arbitrarily.
-    """
-    rows, columns = distances.shape
-    if k < columns:
-        kth = np.partition(distances, k - 1, axis=1)[:, k - 1 : k]
-        below = distances < kth
-        tied = distances == kth
-        room = k - below.sum(axis=1, keepdims=True)
-        chosen = below | (tied & (np.cumsum(tied, axis=1, dtype=np.int32) <= room))
-        # nonzero walks row by row in column order, so each row yields exactly its k columns, ascending.
-        picked = np.nonzero(chosen)[1].reshape(rows, k)
-    else:
-        picked = np.broadcast_to(np.arange(columns), (rows, columns))
-    values = np.take_along_axis(distances, picked, axis=1)
-    # Stable on ascending columns: equal distances stay in column order.
-    order = np.argsort(values, axis=1, kind="stable")
-    return np.take_along_axis(picked, order, axis=1), np.take_along_axis(values, order, axis=1)
 
 
 def nearest_neighbours(
@@ -106,14 +72,7 @@ def nearest_neighbours(
             f"{caller}: k={k} but only {available} gallery items can be neighbours"
             f"{' (excluding the query itself)' if exclude_self else ''}; lower k."
         )
-    indices = np.empty((len(queries), k), dtype=np.int64)
-    distances = np.empty((len(queries), k), dtype=np.float64)
-    for start in range(0, len(queries), batch_size):
-        stop = min(start + batch_size, len(queries))
-        self_columns = np.arange(start, stop) if exclude_self else None
-        block = _block_distances(queries[start:stop], gallery, self_columns)
-        indices[start:stop], distances[start:stop] = _smallest_k(block, k)
-    return indices, distances
+    return exact_neighbours(queries, gallery, k, exclude_self, batch_size)
 
 
 @dataclass
@@ -204,6 +163,7 @@ def retrieval_metrics(embeddings, labels, ks=(1, 5, 10), batch_size: int = 1024,
             "pass several items per class."
         )
     index = _resolve_index(index, points, caller)
+    norms = squared_norms(points)
     hits_at_1 = 0
     hits_at_k = dict.fromkeys(ks, 0)
     ap_sum = 0.0
@@ -213,7 +173,7 @@ def retrieval_metrics(embeddings, labels, ks=(1, 5, 10), batch_size: int = 1024,
         # Ranks beyond max(k, R) affect no metric, so only that many neighbours are sorted.
         depth = min(len(points) - 1, max(ks[-1], int(r.max())))
         if index is None:
-            neighbours, _ = _smallest_k(_block_distances(points[block], points, self_columns=block), depth)
+            neighbours, _ = smallest_k(block_distances(points[block], points, norms, block), depth)
         else:
             neighbours = _indexed_neighbours(index, points[block], block, depth)
         # A row of -1 is a neighbour an approximate graph did not find: never relevant.
@@ -236,8 +196,6 @@ def retrieval_metrics(embeddings, labels, ks=(1, 5, 10), batch_size: int = 1024,
 
 def _resolve_index(index, points: np.ndarray, caller: str):
     """None for exact search, else an `EmbeddingIndex` over `points` (built here from a kind)."""
-    from ..search.index import EmbeddingIndex
-
     if index is None or isinstance(index, str) and index == "exact":
         return None
     if isinstance(index, str):

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from keras import ops
 
-from ..distances import pairwise_squared_distances
+from ..distances import l2_normalize, pairwise_squared_distances
 
 DISTANCES = ("euclidean", "squared", "cosine")
 # Added under the square root: the diagonal (an embedding to itself) would otherwise have an infinite
 # gradient, which turns into NaN even where a mask multiplies it by 0.
 _SQRT_EPSILON = 1e-12
+# Stands in for "never" where a mask removes an entry from a min, max or logsumexp: far beyond any
+# distance or similarity, yet finite, so no inf - inf makes a NaN.
+FAR = 1e9
 
 
 def check_distance(distance: str, owner: str) -> str:
@@ -22,18 +25,6 @@ def check_distance(distance: str, owner: str) -> str:
     if distance not in DISTANCES:
         raise ValueError(f"{owner}: distance must be one of {', '.join(map(repr, DISTANCES))}, got {distance!r}.")
     return distance
-
-
-def as_float(embeddings):
-    """Embeddings as float32 (float64 stays float64), never float16."""
-    dtype = "float64" if "float64" in str(getattr(embeddings, "dtype", "")) else "float32"
-    return ops.cast(embeddings, dtype)
-
-
-def normalized(embeddings):
-    """Rows scaled to unit length (a zero row stays finite)."""
-    embeddings = as_float(embeddings)
-    return embeddings / ops.sqrt(ops.sum(ops.square(embeddings), axis=-1, keepdims=True) + _SQRT_EPSILON)
 
 
 def distance_matrix(embeddings, distance: str):
@@ -48,9 +39,8 @@ def distance_matrix(embeddings, distance: str):
         float32 (float64 for float64 input) `[B, B]`.
     """
     if distance == "cosine":
-        unit = normalized(embeddings)
+        unit = l2_normalize(embeddings)
         return 1.0 - ops.matmul(unit, ops.transpose(unit))
-    embeddings = as_float(embeddings)
     squared = pairwise_squared_distances(embeddings, embeddings)
     return squared if distance == "squared" else ops.sqrt(squared + _SQRT_EPSILON)
 

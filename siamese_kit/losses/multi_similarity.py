@@ -6,9 +6,9 @@ import keras
 from keras import ops
 
 from ..layers import PACKAGE
-from ._batch import label_masks, normalized
+from ..distances import l2_normalize
+from ._batch import FAR, label_masks
 
-_FAR = 1e9
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -51,11 +51,11 @@ class MultiSimilarityLoss(keras.losses.Loss):
         self.alpha, self.beta, self.base, self.epsilon = float(alpha), float(beta), float(base), float(epsilon)
 
     def call(self, y_true, y_pred):
-        unit = normalized(y_pred)
+        unit = l2_normalize(y_pred)
         similarity = ops.matmul(unit, ops.transpose(unit))
         positive, negative = label_masks(y_true)
-        hardest_positive = ops.min(ops.where(positive, similarity, _FAR), axis=-1, keepdims=True)
-        hardest_negative = ops.max(ops.where(negative, similarity, -_FAR), axis=-1, keepdims=True)
+        hardest_positive = ops.min(ops.where(positive, similarity, FAR), axis=-1, keepdims=True)
+        hardest_negative = ops.max(ops.where(negative, similarity, -FAR), axis=-1, keepdims=True)
         kept_negative = ops.logical_and(negative, similarity + self.epsilon > hardest_positive)
         kept_positive = ops.logical_and(positive, similarity - self.epsilon < hardest_negative)
         pull = _log_one_plus_sum_exp(-self.alpha * (similarity - self.base), kept_positive) / self.alpha
@@ -71,7 +71,7 @@ class MultiSimilarityLoss(keras.losses.Loss):
 
 def _log_one_plus_sum_exp(exponents, mask):
     """Per row, `log(1 + sum over mask of exp(exponents))`, shifted by the row's largest term."""
-    exponents = ops.where(mask, exponents, -_FAR)
+    exponents = ops.where(mask, exponents, -FAR)
     shift = ops.maximum(ops.max(exponents, axis=-1, keepdims=True), 0.0)
     total = ops.exp(-shift) + ops.sum(ops.where(mask, ops.exp(exponents - shift), 0.0), axis=-1, keepdims=True)
     return ops.squeeze(ops.log(total) + shift, -1)

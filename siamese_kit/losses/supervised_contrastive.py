@@ -6,9 +6,9 @@ import keras
 from keras import ops
 
 from ..layers import PACKAGE
-from ._batch import label_masks, masked_mean, normalized
+from ..distances import l2_normalize
+from ._batch import FAR, label_masks, masked_mean
 
-_FAR = 1e9
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -39,11 +39,11 @@ class SupervisedContrastiveLoss(keras.losses.Loss):
         self.temperature = float(temperature)
 
     def call(self, y_true, y_pred):
-        unit = normalized(y_pred)
+        unit = l2_normalize(y_pred)
         logits = ops.matmul(unit, ops.transpose(unit)) / self.temperature
         positive, negative = label_masks(y_true)
         others = ops.logical_or(positive, negative)  # everything but the anchor itself
-        log_normaliser = ops.logsumexp(ops.where(others, logits, -_FAR), axis=-1, keepdims=True)
+        log_normaliser = ops.logsumexp(ops.where(others, logits, -FAR), axis=-1, keepdims=True)
         log_probability = logits - log_normaliser
         counts = ops.sum(ops.cast(positive, logits.dtype), axis=-1)
         per_anchor = -ops.sum(ops.where(positive, log_probability, 0.0), axis=-1) / ops.maximum(counts, 1.0)

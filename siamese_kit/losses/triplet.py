@@ -6,11 +6,10 @@ import keras
 from keras import ops
 
 from ..layers import PACKAGE
-from ._batch import check_distance, distance_matrix, label_masks, masked_mean
+from ._batch import FAR, check_distance, distance_matrix, label_masks, masked_mean
 
 MINING = ("batch_all", "batch_hard", "semi_hard")
 # Stands in for "no such pair" in masked minima and maxima; far above any distance the losses see.
-_FAR = 1e9
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -79,11 +78,11 @@ class TripletLoss(keras.losses.Loss):
 
 
 def _farthest(distances, mask):
-    return ops.max(ops.where(mask, distances, -_FAR), axis=-1)
+    return ops.max(ops.where(mask, distances, -FAR), axis=-1)
 
 
 def _nearest(distances, mask):
-    return ops.min(ops.where(mask, distances, _FAR), axis=-1)
+    return ops.min(ops.where(mask, distances, FAR), axis=-1)
 
 
 def _batch_hard(distances, positive, negative, margin):
@@ -102,7 +101,7 @@ def _batch_all(distances, positive, negative, margin):
 def _semi_hard(distances, positive, negative, margin):
     anchor_to_negative = ops.expand_dims(distances, 1)  # [a, 1, n]
     farther = ops.logical_and(ops.expand_dims(negative, 1), anchor_to_negative > ops.expand_dims(distances, 2))
-    semi_hard = ops.min(ops.where(farther, anchor_to_negative, _FAR), axis=-1)  # [a, p]
+    semi_hard = ops.min(ops.where(farther, anchor_to_negative, FAR), axis=-1)  # [a, p]
     fallback = ops.expand_dims(_farthest(distances, negative), 1)
     chosen = ops.where(ops.any(farther, axis=-1), semi_hard, fallback)
     losses = ops.relu(distances - chosen + margin)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from ..distances import l2_normalize
 from ..layers import PACKAGE
 from ..losses import MultiSimilarityLoss, SupervisedContrastiveLoss, TripletLoss
-from ..losses._batch import normalized
 from .twin import _replicas_in_sync, embed
 
 BATCH_LOSSES = (TripletLoss, MultiSimilarityLoss, SupervisedContrastiveLoss)
@@ -73,7 +73,7 @@ class EmbeddingModel(keras.Model):
 
     def call(self, images, training=False):
         embeddings = self.encoder(images, training=training)
-        return normalized(embeddings) if self.unit_length else embeddings
+        return l2_normalize(embeddings) if self.unit_length else embeddings
 
     def train_step(self, batch):
         import tensorflow as tf  # the custom step is written for the TensorFlow backend
@@ -105,7 +105,7 @@ class EmbeddingModel(keras.Model):
         """
         embeddings = embed(self.encoder, images, batch_size)
         if self.unit_length:
-            embeddings /= np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+            embeddings = np.asarray(keras.ops.convert_to_numpy(l2_normalize(embeddings)), dtype=np.float32)
         return embeddings
 
     def get_config(self):

@@ -65,7 +65,7 @@ class EmbeddingEnsemble:
         self.towers = towers
         self.views = int(views)
         if distortion is None:
-            from ..data.augment import AffineDistortion
+            from ..data.streams.augment import AffineDistortion
 
             distortion = AffineDistortion()
         self.distortion = distortion
@@ -99,7 +99,7 @@ class EmbeddingEnsemble:
         """The V fixed transforms, `[V, 8]`: one per view, the same for every image."""
         import tensorflow as tf
 
-        from ..data.seeds import batch_key, derived_key
+        from ..data.streams.seeds import batch_key, derived_key
 
         return tf.concat([self.distortion.transforms(1, height, width, derived_key(batch_key(self.seed, view),
                                                                                    "test-time view"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import positive_int
+from ..distances import l2_normalize
 
 
 class SupportFineTuning:
@@ -56,8 +57,8 @@ class SupportFineTuning:
     def _train_step(self):
         import tensorflow as tf
 
-        from ..data.augment import AffineDistortion
-        from ..data.seeds import batch_key, derived_key
+        from ..data.streams.augment import AffineDistortion
+        from ..data.streams.seeds import batch_key, derived_key
         from ..losses import TripletLoss
 
         encoder, loss = self.model.encoder, TripletLoss(self.margin, "batch_hard")
@@ -72,7 +73,7 @@ class SupportFineTuning:
             with tf.GradientTape() as tape:
                 embeddings = encoder(images, training=False)
                 if unit_length:
-                    embeddings = tf.math.l2_normalize(embeddings, axis=-1)
+                    embeddings = l2_normalize(embeddings)
                 value = loss(tf.tile(labels, [self.views + 1]), embeddings)
             gradients = tape.gradient(value, encoder.trainable_variables)
             for variable, gradient in zip(encoder.trainable_variables, gradients):
@@ -94,7 +95,7 @@ class SupportFineTuning:
         """
         import tensorflow as tf
 
-        from ..oneshot import class_scores
+        from ..evaluation.one_shot import class_scores
 
         support_images = np.asarray(support_images, np.float32)
         ways, shots = support_images.shape[:2]
@@ -120,7 +121,7 @@ class SupportFineTuning:
             episodes: from `siamese_kit.data.fixed_episodes`.
 
         Returns:
-            bool `[episodes, ways * queries]`, as `siamese_kit.oneshot.episode_hits`.
+            bool `[episodes, ways * queries]`, as `siamese_kit.evaluation.episode_hits`.
         """
         count, ways, queries_per_class = episodes.query_index.shape
         truth = np.repeat(np.arange(ways), queries_per_class)

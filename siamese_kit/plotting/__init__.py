@@ -12,7 +12,8 @@ Pixel values are those of an `ImageSet`: uint8 0..255 (floats 0..255 are accepte
 `[H, W, 1]` are drawn with the "gray" colormap on a fixed 0..255 scale, so a faint image looks faint
 instead of being stretched to full contrast; RGB images are drawn as they are.
 
-Files: `_common.py` (figure and axes helpers, colours, image checks, the notebook PNG hook), `grids.py`
+Files: `_common.py` (figure and axes helpers, colours, image checks, the notebook PNG hook; `show_image`,
+`hide_ticks` and `format_score` are public, for the widgets), `grids.py`
 (images of an ImageSet, one-shot tasks, retrieval), `pair_grids.py` (pairs and mistakes),
 `embeddings.py` (the embedding scatter) and `curves.py` (training curves, confusion matrix, ROC).
 """
@@ -21,19 +22,19 @@ from __future__ import annotations
 
 # Importing _common registers the notebook PNG formatter (`_show_figures_in_notebooks()`), once.
 from ._common import (
-    _PAIR_WORDS,
     CORRECT_COLOUR,
+    format_score,
+    hide_ticks,
+    show_image,
     WRONG_COLOUR,
     _class_indices,
     _figure,
-    _format_score,
     _grid_figure,
-    _hide_ticks,
     _image_batch,
     _pair_images,
     _pair_labels,
+    _PAIR_WORDS,
     _show_figures_in_notebooks,
-    _show_image,
 )
 from .curves import _unit_number, confusion_matrix_plot, per_class_accuracy_plot, roc_curve_plot, training_curves
 from .embeddings import _class_colours, _draw_thumbnails, embedding_scatter
@@ -53,4 +54,8 @@ __all__ = [
     "mistakes_grid",
     "retrieval_grid",
     "one_shot_task_grid",
+    # the drawing helpers the widgets share with the figures, so both look alike
+    "format_score",
+    "hide_ticks",
+    "show_image",
 ]

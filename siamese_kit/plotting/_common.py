@@ -67,8 +67,13 @@ def _grid_figure(figure, figsize: tuple[float, float], layout: str) -> FigureBas
     return figure
 
 
-def _hide_ticks(ax: Axes, frame: bool = False) -> None:
-    """Images need no ticks; a thin light frame keeps white-background images (Omniglot) apart."""
+def hide_ticks(ax: Axes, frame: bool = False) -> None:
+    """Clears an image's axes of ticks; a thin light frame keeps white-background images (Omniglot) apart.
+
+    Args:
+        ax: the axes an image is drawn in.
+        frame: draw the thin frame.
+    """
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
@@ -112,8 +117,13 @@ def _pair_images(images_a, images_b) -> tuple[np.ndarray, np.ndarray]:
     return images_a, images_b
 
 
-def _show_image(ax: Axes, image: np.ndarray) -> None:
-    """Draws one `[H, W, C]` image with a fixed 0..255 scale (grey) or as RGB."""
+def show_image(ax: Axes, image: np.ndarray) -> None:
+    """Draws one image as every siamese-kit picture does: grey on a fixed 0..255 scale, RGB as it is.
+
+    Args:
+        ax: the axes to draw in.
+        image: `[H, W, C]` pixels, 0..255 (uint8, or floats rescaled for RGB).
+    """
     if image.shape[-1] == 1:
         ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     else:
@@ -162,8 +172,16 @@ def _pair_labels(values, name: str, count: int) -> np.ndarray:
     return array.astype(int)
 
 
-def _format_score(value: float) -> str:
-    """Two decimals, like the tutorials' titles; scientific only where two decimals would show 0.00."""
+def format_score(value: float) -> str:
+    """A score as titles show it: two decimals, like the tutorials'; scientific only where two decimals
+    would show 0.00.
+
+    Args:
+        value: a pair score.
+
+    Returns:
+        the text.
+    """
     if not np.isfinite(value):
         return str(value)
     return f"{value:.2f}" if value == 0 or abs(value) >= 0.01 else f"{value:.1e}"

@@ -9,7 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ._common import _figure, _format_score
+from ._common import _figure, format_score
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ def roc_curve_plot(
                 markersize=7, color="C1", markeredgecolor="black",
                 label=f"EER = {equal_error_rate:.3f}", zorder=3)
     if chosen_point is not None:
-        text = f"threshold {_format_score(point_threshold)}"
+        text = f"threshold {format_score(point_threshold)}"
         ax.plot([point_fpr], [point_tpr], linestyle="", marker="o", markersize=9,
                 markerfacecolor="none", markeredgecolor="black", markeredgewidth=2.0,
                 label=f"chosen: FPR {point_fpr:.2f}, TPR {point_tpr:.2f}", zorder=4)

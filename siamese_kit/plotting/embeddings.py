@@ -40,7 +40,7 @@ def _draw_thumbnails(ax: Axes, xy: np.ndarray, images: np.ndarray, labels: np.nd
     for index in chosen:
         image = images[index]
         if image.shape[-1] == 1:
-            # The fixed 0..255 scale of _show_image, so faint images stay faint.
+            # The fixed 0..255 scale of show_image, so faint images stay faint.
             picture = OffsetImage(image[..., 0], cmap="gray", norm=Normalize(vmin=0, vmax=255),
                                   zoom=zoom, interpolation="nearest")
         else:

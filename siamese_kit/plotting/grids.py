@@ -13,11 +13,11 @@ from ._common import (
     CORRECT_COLOUR,
     WRONG_COLOUR,
     _class_indices,
-    _format_score,
+    format_score,
     _grid_figure,
-    _hide_ticks,
+    hide_ticks,
     _image_batch,
-    _show_image,
+    show_image,
 )
 
 
@@ -81,9 +81,9 @@ def image_grid(
     axes = figure.subplots(len(rows), columns, squeeze=False)
     for row, label, chosen in zip(axes, rows, chosen_rows):
         for column, ax in enumerate(row):
-            _hide_ticks(ax, frame=column < len(chosen))
+            hide_ticks(ax, frame=column < len(chosen))
             if column < len(chosen):
-                _show_image(ax, imageset.images[chosen[column]])
+                show_image(ax, imageset.images[chosen[column]])
         # ylabel rather than a text box: constrained layout then keeps long names clear of images.
         row[0].set_ylabel(imageset.class_names[label], rotation=0, ha="right", va="center", fontsize=10)
     figure.suptitle(imageset.name if title is None else title)
@@ -129,10 +129,10 @@ def class_mean_grid(
     )
     axes = figure.subplots(rows, columns, squeeze=False).reshape(-1)
     for ax in axes:
-        _hide_ticks(ax)
+        hide_ticks(ax)
     for ax, label in zip(axes, shown):
-        _hide_ticks(ax, frame=True)
-        _show_image(ax, means[label])
+        hide_ticks(ax, frame=True)
+        show_image(ax, means[label])
         ax.set_title(f"{imageset.class_names[label]}\n(n={counts[label]})", fontsize=9)
     if title:
         figure.suptitle(title)
@@ -193,14 +193,14 @@ def one_shot_task_grid(
     figure = Figure(figsize=(1.6 * (columns + 1.5), 1.75 * rows + 0.6), layout="constrained")
     grid = figure.add_gridspec(rows, columns + 2)
     query_ax = figure.add_subplot(grid[:, :2])
-    _show_image(query_ax, queries[query])
-    _hide_ticks(query_ax, frame=True)
+    show_image(query_ax, queries[query])
+    hide_ticks(query_ax, frame=True)
     query_ax.set_title("Test image", fontsize=11)
     score_word = "dist" if score_kind == "distance" else "score"
     for index in range(ways):
         ax = figure.add_subplot(grid[index // columns, 2 + index % columns])
-        _show_image(ax, support[index])
-        _hide_ticks(ax, frame=True)
+        show_image(ax, support[index])
+        hide_ticks(ax, frame=True)
         words, colour, width = [f"#{index + 1}"], "black", 0.8
         if index == answer:
             words.append("RIGHT")
@@ -214,7 +214,7 @@ def one_shot_task_grid(
             spine.set_linewidth(width)
         label = " ".join(words)
         if scores is not None:
-            label += f"\n{score_word} {_format_score(scores[index])}"
+            label += f"\n{score_word} {format_score(scores[index])}"
         ax.set_title(label, fontsize=8, color=colour, fontweight="bold" if colour == WRONG_COLOUR else "normal")
     figure.suptitle(title or f"{getattr(run, 'name', 'task')}: which candidate is test image {query + 1}?")
     return figure
@@ -347,16 +347,16 @@ def retrieval_grid(
     )
     axes = figure.subplots(count, k + 1, squeeze=False)
     for row, query in zip(axes, range(count)):
-        _show_image(row[0], queries[query])
-        _hide_ticks(row[0], frame=True)
+        show_image(row[0], queries[query])
+        hide_ticks(row[0], frame=True)
         for spine in row[0].spines.values():
             spine.set_edgecolor("black")
             spine.set_linewidth(2.0)
         row[0].set_title(f"query: {name_of(query_labels[query])}", fontsize=9, fontweight="bold")
         for rank, ax in enumerate(row[1:]):
             neighbour = indices[query, rank]
-            _show_image(ax, gallery[neighbour])
-            _hide_ticks(ax, frame=True)
+            show_image(ax, gallery[neighbour])
+            hide_ticks(ax, frame=True)
             correct = bool(same[query, rank])
             colour = CORRECT_COLOUR if correct else WRONG_COLOUR
             for spine in ax.spines.values():
@@ -364,7 +364,7 @@ def retrieval_grid(
                 spine.set_linewidth(2.0 if correct else 4.0)
             lines = [f"#{rank + 1} {name_of(gallery_labels[neighbour])}"]
             if distances is not None:
-                lines.append(f"{score_name} {_format_score(distances[query, rank])}")
+                lines.append(f"{score_name} {format_score(distances[query, rank])}")
             if not correct:
                 lines.append("OTHER CLASS")
             ax.set_title("\n".join(lines), fontsize=8, color=colour,

@@ -13,16 +13,16 @@ from ._common import (
     _PAIR_WORDS,
     CORRECT_COLOUR,
     WRONG_COLOUR,
-    _format_score,
+    format_score,
     _grid_figure,
-    _hide_ticks,
+    hide_ticks,
     _pair_images,
     _pair_labels,
-    _show_image,
+    show_image,
 )
 
 if TYPE_CHECKING:  # pairs.py imports TensorFlow; plotting should not need it at run time.
-    from ..data.pairs import PairSet
+    from ..data.streams.pairs import PairSet
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -99,25 +99,25 @@ def pair_grid(
     figure = _grid_figure(figure, (columns * tile_width, rows * tile_height + 0.4), "compressed")
     axes = figure.subplots(rows, columns, squeeze=False).reshape(-1)
     for ax in axes[count:]:
-        _hide_ticks(ax)
+        hide_ticks(ax)
     for index, ax in enumerate(axes[:count]):
-        _show_image(ax, _join_pair(images_a[index], images_b[index]))
+        show_image(ax, _join_pair(images_a[index], images_b[index]))
         lines = [f"Target: {_PAIR_WORDS[targets[index]]}"]
         colour = "black"
         if predictions is None:
-            _hide_ticks(ax, frame=True)
+            hide_ticks(ax, frame=True)
         else:
             correct = predictions[index] == targets[index]
             colour = CORRECT_COLOUR if correct else WRONG_COLOUR
             lines.append(
                 f"Predicted: {_PAIR_WORDS[predictions[index]]}" + ("" if correct else " (WRONG)")
             )
-            _hide_ticks(ax, frame=True)
+            hide_ticks(ax, frame=True)
             for spine in ax.spines.values():
                 spine.set_edgecolor(colour)
                 spine.set_linewidth(2.0 if correct else 4.0)
         if scores is not None:
-            lines.append(f"{score_label}: {_format_score(scores[index])}")
+            lines.append(f"{score_label}: {format_score(scores[index])}")
         ax.set_title("\n".join(lines), color=colour, fontsize=9,
                      fontweight="normal" if colour != WRONG_COLOUR else "bold")
     if title:
@@ -156,7 +156,7 @@ def pair_set_grid(
     if not all(hasattr(pair_set, name) for name in ("index_a", "index_b", "pair_label")):
         raise ValueError(
             f"pair_set must be a PairSet (index_a, index_b, pair_label), got {type(pair_set).__name__}; "
-            "make one with siamese_kit.data.pairs.fixed_pairs."
+            "make one with siamese_kit.data.fixed_pairs."
         )
     if not isinstance(count, (int, np.integer)) or count < 1:
         raise ValueError(f"count must be an integer >= 1, got {count!r}.")
@@ -270,12 +270,12 @@ def mistakes_grid(
     wrong_count = int(np.sum(predictions != targets))
     chosen = hardest_mistakes(scores, targets, threshold, score_kind, count=int(count))
 
-    threshold_text = f"{score_kind} threshold {_format_score(threshold)}"
+    threshold_text = f"{score_kind} threshold {format_score(threshold)}"
     if len(chosen) == 0:
         figure = Figure(figsize=(5.0, 2.0), layout="constrained")
         ax = figure.add_subplot()
         ax.set_axis_off()
-        ax.text(0.5, 0.5, f"No mistakes at threshold {_format_score(threshold)}\n"
+        ax.text(0.5, 0.5, f"No mistakes at threshold {format_score(threshold)}\n"
                 f"({total} pairs, {score_kind})", ha="center", va="center", fontsize=12,
                 transform=ax.transAxes)
         if title:

@@ -1,4 +1,5 @@
-"""What every recipe shares: settings from a dict, image-size checks, writing a run's outputs atomically."""
+"""What every recipe shares: settings from a dict, image-size checks, the seeded conv4 build, writing a
+run's outputs atomically."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
+import keras
+
 from .._checks import positive_int
 from .._files import replace_atomically as _replace_atomically
 from ..data.imageset import ImageSet
+from ..models.encoders import conv4
 
 OPTIMIZERS = ("adam", "caffe-sgd")
 
@@ -59,3 +63,32 @@ def _write_outputs(out_dir: Path, model, summary: dict, figures: dict) -> None:
     for filename, draw in figures.items():
         _replace_atomically(out_dir / filename, lambda path: draw(plotting).savefig(path, dpi=100, bbox_inches="tight"))
     _replace_atomically(out_dir / "summary.json", lambda path: path.write_text(json.dumps(summary, indent=2) + "\n"))
+
+
+def compiled_on_conv4(model_class, recipe, channels: int = 1, input_shape=None, compile_loss=None, **model_options):
+    """`model_class` on the recipe's seeded `conv4` tower (linear embedding), compiled with Adam and a
+    cosine decay over the recipe's iterations: the build the episode and metric recipes share.
+
+    Args:
+        model_class: `PrototypeModel`, `EmbeddingModel`, or `SiameseModel` (with a `head` and a
+            `compile_loss`).
+        recipe: a recipe with `seed`, `image_size`, `embedding_dim`, `width`, `growth`, `learning_rate`
+            and `iterations`.
+        channels: image channels.
+        input_shape: `(H, W, C)`, or None for `(image_size, image_size, channels)`.
+        compile_loss: the loss `compile` takes, for a model that does not carry its own (a
+            `SiameseModel`'s `ContrastiveLoss`).
+        **model_options: passed to `model_class` (an `EmbeddingModel`'s loss, a `SiameseModel`'s head).
+
+    Returns:
+        the compiled model.
+    """
+    keras.utils.set_random_seed(recipe.seed)
+    encoder = conv4(
+        tuple(input_shape or (recipe.image_size, recipe.image_size, channels)), feature_dim=recipe.embedding_dim,
+        width=recipe.width, growth=recipe.growth, feature_activation=None, pool_last=False,
+    )
+    model = model_class(encoder, **model_options)
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
+        recipe.learning_rate, recipe.iterations)), loss=compile_loss)
+    return model

@@ -12,8 +12,8 @@ import keras
 import numpy as np
 
 from ..data.imageset import ImageSet
-from ..data.pairs import fixed_pairs, pair_stream
-from ..data.seeds import derived_seed
+from ..data.streams.pairs import fixed_pairs, pair_stream
+from ..data.streams.seeds import derived_seed
 from ..checkpoint import CheckpointCallback
 from ..devices import device_report
 from ..evaluation import (

@@ -6,15 +6,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..data.augment import AffineDistortion
-from ..data.balanced import class_balanced_stream
+from ..data.streams.augment import AffineDistortion
+from ..data.streams.balanced import class_balanced_stream
 from ..data.imageset import ImageSet
 from ..devices import device_report
 from ..losses import DISTANCES, MINING, MultiSimilarityLoss, SupervisedContrastiveLoss, TripletLoss
 from ..models.embedding import EmbeddingModel
 from ..training import TerminalMonitor
-from ._common import _RecipeSettings, _require_image_size
-from .one_shot import compiled_on_conv4, train_and_test_one_shot
+from ._common import _RecipeSettings, _require_image_size, compiled_on_conv4
+from .one_shot import _train_and_test
 
 BATCH_LOSSES = ("triplet", "multi_similarity", "supervised_contrastive")
 
@@ -137,7 +137,7 @@ def run_metric(train_set: ImageSet, eval_set: ImageSet, recipe: MetricRecipe, ru
     per_step = recipe.classes_per_batch * recipe.images_per_class
     monitor = monitor or TerminalMonitor(recipe.iterations, per_step, record_every=max(1, recipe.iterations // 200),
                                          unit="images")
-    return train_and_test_one_shot(model, balanced_batches(train_set, recipe), recipe, eval_set, runs, out_dir,
+    return _train_and_test(model, balanced_batches(train_set, recipe), recipe, eval_set, runs, out_dir,
                                    monitor, checkpoint, start, device,
                                    f"{recipe.loss.replace('_', ' ')} loss while training (one step = {per_step} images)",
                                    retrieval=True)

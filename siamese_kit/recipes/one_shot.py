@@ -7,23 +7,22 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from ..data.augment import AffineDistortion
-from ..data.balanced import class_balanced_stream
-from ..data.episodes import episode_stream, fixed_episodes
+from ..data.streams.augment import AffineDistortion
+from ..data.streams.balanced import class_balanced_stream
+from ..data.streams.episodes import episode_stream, fixed_episodes
 from ..data.imageset import ImageSet
 from ..devices import device_report
 from ..evaluation.retrieval import retrieval_metrics
 from ..losses import MultiSimilarityLoss, TripletLoss
 from ..models.embedding import EmbeddingModel
-from ..models.encoders import conv4
 from ..models.ensemble import EmbeddingEnsemble
 from ..models.prototype import PrototypeModel
-from ..oneshot import accuracy_interval, episode_hits, evaluate_lake_runs
+from ..evaluation.one_shot import episode_hits, evaluate_lake_runs
+from ..stats import accuracy_interval
 from ..training import TerminalMonitor, train_loop
-from ._common import _RecipeSettings, _require_image_size, _write_outputs
+from ._common import _RecipeSettings, _require_image_size, _write_outputs, compiled_on_conv4
 
 EPISODE_SIZES = ((5, 1), (5, 5), (20, 1), (20, 5))  # (ways, shots) reported by evaluate_one_shot
 ONE_SHOT_LOSSES = ("prototypical", "batch_hard", "multi_similarity")
@@ -104,33 +103,24 @@ def build_prototype_model(recipe: OneShotRecipe, channels: int = 1, input_shape=
     return compiled_on_conv4(PrototypeModel, recipe, channels, input_shape)
 
 
-def compiled_on_conv4(model_class, recipe, channels: int = 1, input_shape=None, compile_loss=None, **model_options):
-    """`model_class` on the recipe's seeded `conv4` tower (linear embedding), compiled with Adam and a
-    cosine decay over the recipe's iterations: the build the episode and metric recipes share.
+def build_one_shot_model(recipe: OneShotRecipe, channels: int = 1, input_shape=None):
+    """The model `run_one_shot` trains for the recipe's loss: a `PrototypeModel` for `"prototypical"`,
+    else an `EmbeddingModel` with the batch loss (`"batch_hard"`: `TripletLoss(1.0, "batch_hard")`;
+    `"multi_similarity"`: `MultiSimilarityLoss()`), on the recipe's seeded `conv4` tower.
 
     Args:
-        model_class: `PrototypeModel`, `EmbeddingModel`, or `SiameseModel` (with a `head` and a
-            `compile_loss`).
-        recipe: a recipe with `seed`, `image_size`, `embedding_dim`, `width`, `growth`, `learning_rate`
-            and `iterations`.
+        recipe: hyperparameters.
         channels: image channels.
-        input_shape: `(H, W, C)`, or None for `(image_size, image_size, channels)`.
-        compile_loss: the loss `compile` takes, for a model that does not carry its own (a
-            `SiameseModel`'s `ContrastiveLoss`).
-        **model_options: passed to `model_class` (an `EmbeddingModel`'s loss, a `SiameseModel`'s head).
+        input_shape: `(H, W, C)` for images that are not `recipe.image_size` squares; None builds for
+            `(image_size, image_size, channels)`.
 
     Returns:
         the compiled model.
     """
-    keras.utils.set_random_seed(recipe.seed)
-    encoder = conv4(
-        tuple(input_shape or (recipe.image_size, recipe.image_size, channels)), feature_dim=recipe.embedding_dim,
-        width=recipe.width, growth=recipe.growth, feature_activation=None, pool_last=False,
-    )
-    model = model_class(encoder, **model_options)
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
-        recipe.learning_rate, recipe.iterations)), loss=compile_loss)
-    return model
+    if recipe.loss == "prototypical":
+        return build_prototype_model(recipe, channels, input_shape)
+    loss = TripletLoss(1.0, "batch_hard") if recipe.loss == "batch_hard" else MultiSimilarityLoss()
+    return compiled_on_conv4(EmbeddingModel, recipe, channels, input_shape, loss=loss)
 
 
 def validation_split(background: str, image_size: int, seed: int = 0) -> tuple[ImageSet, ImageSet]:
@@ -238,8 +228,7 @@ def run_one_shot(
             return episode_stream(training_set, recipe.ways, recipe.shots, recipe.queries, seed=recipe.seed,
                                   within_group=recipe.within_group, augment=augment, start_episode=start)
     else:
-        loss = TripletLoss(1.0, "batch_hard") if recipe.loss == "batch_hard" else MultiSimilarityLoss()
-        model = compiled_on_conv4(EmbeddingModel, recipe, train_set.image_shape[-1], loss=loss)
+        model = build_one_shot_model(recipe, train_set.image_shape[-1])
         per_class = recipe.shots + recipe.queries
         curve_title = (f"{recipe.loss.replace('_', '-')} loss while training "
                        f"(one step = {recipe.ways} x {per_class} images)")
@@ -250,12 +239,12 @@ def run_one_shot(
 
     monitor = monitor or TerminalMonitor(recipe.iterations, 1, record_every=max(1, recipe.iterations // 200),
                                          unit="episodes" if recipe.loss == "prototypical" else "batches")
-    return train_and_test_one_shot(model, stream, recipe, eval_set, runs, out_dir, monitor, checkpoint, start, device,
+    return _train_and_test(model, stream, recipe, eval_set, runs, out_dir, monitor, checkpoint, start, device,
                                    curve_title, episodes_within_group=episodes_within_group)
 
 
-def train_and_test_one_shot(model, stream, recipe, eval_set: ImageSet, runs, out_dir, monitor, checkpoint,
-                            start: float, device: str, curve_title: str, retrieval: bool = False,
+def _train_and_test(model, stream, recipe, eval_set: ImageSet, runs, out_dir, monitor, checkpoint,
+                    start: float, device: str, curve_title: str, retrieval: bool = False,
                             episodes_within_group: bool = True) -> dict:
     """Trains a built model on its stream, then tests it as `run_one_shot` does: the loop shared by the
     episode and metric-learning recipes on Omniglot.

@@ -13,12 +13,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from ..data.augment import AffineDistortion
-from ..data.episodes import episode_stream
+from ..data.streams.augment import AffineDistortion
+from ..data.streams.episodes import episode_stream
 from ..data.imageset import DataError, ImageSet
-from ..data.pairs import pair_stream
-from ..data.seeds import derived_seed
-from ..data.source import DataSource, load_source
+from ..data.streams.pairs import pair_stream
+from ..data.streams.seeds import derived_seed
+from ..data.sources.spec import DataSource, load_source
 from ..devices import device_report
 from ..evaluation import calibrate_twin_head
 from ..report import build_report, write_report

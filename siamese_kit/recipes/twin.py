@@ -10,10 +10,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..data.augment import AffineDistortion
+from ..data.streams.augment import AffineDistortion
 from ..data.imageset import ImageSet
-from ..data.pairs import fixed_pairs, pair_stream
-from ..data.seeds import derived_seed
+from ..data.streams.pairs import fixed_pairs, pair_stream
+from ..data.streams.seeds import derived_seed
 from ..devices import device_report
 from ..evaluation import (
     calibrate_twin_head,

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from .._files import replace_atomically
-from ..data.folders import read_image_files, read_image_folder
+from ..data.sources.folders import read_image_files, read_image_folder
 from ..data.imageset import DataError
-from ..evaluation import embedding_pair_scores, predict_same
 from ..runs import RunFolder
+from ..scores import embedding_pair_scores, predict_same
 from .index import EmbeddingIndex
 
 # Query-by-gallery score blocks for a twin head stay under this many embedding values per array.

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from .._files import replace_atomically, write_json
+from .exact import exact_neighbours
 
 KINDS = ("auto", "exact", "hnsw")
 # Below this many embeddings "auto" searches exactly: a faiss graph saves little and costs a build.
 EXACT_BELOW = 50_000
-_QUERY_BLOCK = 256
 _FAISS_HINT = "pip install faiss-cpu (or pass kind='exact')"
 
 
@@ -116,9 +116,9 @@ class EmbeddingIndex:
         if self._graph is not None:
             self._graph.hnsw.efSearch = max(self.settings["search_effort"], k)
             squared, rows = self._graph.search(queries, k)
-        else:
-            squared, rows = _exact_search(self.embeddings, queries, k)
-        return np.sqrt(np.maximum(squared, 0.0)).astype(np.float32), rows.astype(np.int64)
+            return np.sqrt(np.maximum(squared, 0.0)).astype(np.float32), rows.astype(np.int64)
+        rows, distances = exact_neighbours(queries, self.embeddings, k)
+        return distances.astype(np.float32), rows
 
     def save(self, folder: str | Path) -> Path:
         """Writes the index to `folder` (`index.json`, `embeddings.npy`, and `hnsw.faiss` for a graph),
@@ -174,20 +174,3 @@ class EmbeddingIndex:
             raise ValueError(f"EmbeddingIndex: the files in {folder} disagree (index.json says {meta['count']} x "
                              f"{meta['dim']}); save the index again.")
         return index
-
-
-def _exact_search(gallery: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Squared distances and rows of the `k` nearest, by blocks of queries against the whole gallery."""
-    gallery_norms = np.einsum("ij,ij->i", gallery, gallery)
-    distances = np.empty((len(queries), k), np.float32)
-    rows = np.empty((len(queries), k), np.int64)
-    for start in range(0, len(queries), _QUERY_BLOCK):
-        block = queries[start:start + _QUERY_BLOCK]
-        squared = gallery_norms[None, :] - 2.0 * block @ gallery.T + np.einsum("ij,ij->i", block, block)[:, None]
-        nearest = np.argpartition(squared, k - 1, axis=1)[:, :k] if k < len(gallery) else \
-            np.broadcast_to(np.arange(len(gallery)), squared.shape).copy()
-        picked = np.take_along_axis(squared, nearest, axis=1)
-        order = np.argsort(picked, axis=1, kind="stable")
-        rows[start:start + len(block)] = np.take_along_axis(nearest, order, axis=1)
-        distances[start:start + len(block)] = np.take_along_axis(picked, order, axis=1)
-    return distances, rows

@@ -82,7 +82,7 @@ def check_one_shot_choice(student_fn, seed: int = 0) -> bool:
 
     The function is called as `student_fn(support_embeddings, query_embeddings)` with float32 arrays
     `[ways, D]` (one example per class) and `[Q, D]`, and must return the int class index `[Q]` of the
-    support embedding nearest to each query (Euclidean distance), as `siamese_kit.oneshot.choose`
+    support embedding nearest to each query (Euclidean distance), as `siamese_kit.evaluation.choose`
     does for a distance model.
 
     Args:
@@ -97,7 +97,7 @@ def check_one_shot_choice(student_fn, seed: int = 0) -> bool:
             the likely cause (argmax instead of argmin, the wrong axis, ...).
         TypeError: if `student_fn` is not callable or `seed` is not an int.
     """
-    from ..oneshot import choose
+    from ..evaluation.one_shot import choose
 
     _check_function(student_fn, "check_one_shot_choice")
     _check_seed(seed, "check_one_shot_choice")

@@ -240,7 +240,7 @@ class DrawingPad:
         """
         from PIL import Image, ImageDraw
 
-        from ..data.omniglot import RESAMPLE
+        from ..data.sources.omniglot import RESAMPLE
 
         if (not isinstance(shape, (tuple, list)) or len(shape) != 2
                 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape)):
@@ -267,7 +267,7 @@ class DrawAndMatch:
 
     The candidates (one image each, e.g. the 20 of one of Lake's runs) are embedded once. After every
     stroke the drawing is rasterised at the candidates' size, embedded, and scored against every
-    candidate as one-shot evaluation does (`oneshot.class_scores`, nearest first for distances, most
+    candidate as one-shot evaluation does (`evaluation.class_scores`, nearest first for distances, most
     likely first for a twin classifier's probability); the `top_k` are listed and shown with their
     scores. Strokes are drawn black on white when the candidates are (Omniglot), white on black when
     they are (MNIST).
@@ -383,7 +383,7 @@ class DrawAndMatch:
         """The `top_k` best candidates for the drawing, best first.
 
         Returns:
-            `(indices, scores)`, each `[top_k]`, the first index being what `oneshot.choose` picks
+            `(indices, scores)`, each `[top_k]`, the first index being what `evaluation.choose` picks
             (ties go to the lower index); None while the pad is empty.
         """
         if self._scores is None:
@@ -392,11 +392,11 @@ class DrawAndMatch:
         return order, self._scores[order]
 
     def _order(self) -> np.ndarray:
-        """Every candidate, best first, as `oneshot.choose` ranks them (ties to the lower index)."""
+        """Every candidate, best first, as `evaluation.choose` ranks them (ties to the lower index)."""
         return np.argsort(self._scores if self.score_kind == "distance" else -self._scores, kind="stable")
 
     def _update(self) -> None:
-        from ..oneshot import class_scores
+        from ..evaluation.one_shot import class_scores
 
         if self.pad.is_empty:
             self._scores = None
@@ -462,7 +462,7 @@ class DrawAndMatch:
         """
         from matplotlib.figure import Figure
 
-        from ..plotting import CORRECT_COLOUR, WRONG_COLOUR, _format_score, _hide_ticks, _show_image
+        from ..plotting import CORRECT_COLOUR, WRONG_COLOUR, format_score, hide_ticks, show_image
 
         answer = self._answer_index(answer)
         height, width = self.support_images.shape[1:3]
@@ -470,13 +470,13 @@ class DrawAndMatch:
         if self._scores is None:
             figure = Figure(figsize=(2.2 + 0.9 * min(10, len(self.names)) * aspect, 2.8), layout="constrained")
             note, gallery = figure.subplots(1, 2, width_ratios=[1.0, 0.9 * min(10, len(self.names)) * aspect / 2])
-            _hide_ticks(note, frame=True)
+            hide_ticks(note, frame=True)
             note.set_box_aspect(height / width)
             note.text(0.5, 0.5, "nothing drawn yet", ha="center", va="center", fontsize=11,
                       transform=note.transAxes)
             note.set_title("what the model sees", fontsize=9)
-            _show_image(gallery, _mosaic(self.support_images, self.background))
-            _hide_ticks(gallery)
+            show_image(gallery, _mosaic(self.support_images, self.background))
+            hide_ticks(gallery)
             gallery.set_title(f"the {len(self.names)} candidates ({self.names[0]} to {self.names[-1]}, "
                               "in reading order)", fontsize=9)
             figure.suptitle("Draw and match: draw a character on the pad")
@@ -486,8 +486,8 @@ class DrawAndMatch:
         word = "distance" if self.score_kind == "distance" else "P(same)"
         figure = Figure(figsize=(1.7 * (self.top_k + 1) * max(aspect, 0.6) + 0.3, 2.9), layout="constrained")
         axes = figure.subplots(1, self.top_k + 1, squeeze=False)[0]
-        _show_image(axes[0], self.drawn_image())
-        _hide_ticks(axes[0], frame=True)
+        show_image(axes[0], self.drawn_image())
+        hide_ticks(axes[0], frame=True)
         for spine in axes[0].spines.values():
             spine.set_edgecolor("black")
             spine.set_linewidth(2.0)
@@ -495,9 +495,9 @@ class DrawAndMatch:
         axes[0].set_title(f"what the model sees\n({strokes} stroke{'s' if strokes != 1 else ''})",
                           fontsize=9, fontweight="bold")
         for rank, (ax, index, score) in enumerate(zip(axes[1:], indices, scores), start=1):
-            _show_image(ax, self.support_images[index])
-            _hide_ticks(ax, frame=True)
-            lines, colour, thickness = [f"#{rank} {self.names[index]}", f"{word} {_format_score(score)}"], "black", 0.8
+            show_image(ax, self.support_images[index])
+            hide_ticks(ax, frame=True)
+            lines, colour, thickness = [f"#{rank} {self.names[index]}", f"{word} {format_score(score)}"], "black", 0.8
             if index == answer:
                 lines.append("RIGHT ANSWER")
                 colour, thickness = CORRECT_COLOUR, 2.5

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.imageset import ImageSet
-from ..data.pairs import PairSet, fixed_pairs
+from ..data.streams.pairs import PairSet, fixed_pairs
 from ..evaluation import best_accuracy_threshold, pair_accuracy, predict_same
 from ._common import figure_png, image_png, score_pairs
 

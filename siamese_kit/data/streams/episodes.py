@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from .._checks import positive_int
-from .imageset import DataError, ImageSet
+from ..._checks import positive_int
+from ..imageset import DataError, ImageSet
 from .pairs import augment_both, numbered_stream, pixel_tensor
 from .seeds import batch_key, derived_key
 
@@ -224,7 +224,7 @@ class EpisodeSet:
             DataError: for a K-shot episode with K > 1 (a run has one image per class) or an
                 episode number out of range.
         """
-        from .lake import OneShotRun
+        from ..sources.lake import OneShotRun
 
         if self.shots != 1:
             raise DataError(f"as_run: a one-shot run has one image per class; these episodes have {self.shots} shots.")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from .imageset import DataError
+from ..imageset import DataError
 from .omniglot import RESAMPLE, _image_size, omniglot_dir, OMNIGLOT_ENV, OMNIGLOT_URL
 from .archives import open_zip
 from .folders import _decode as _decode_member, _DecodeOptions

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from .imageset import DataError, ImageSet
+from ..imageset import DataError, ImageSet
 from .omniglot import load_omniglot
 
 VINYALS_TRAIN_CHARACTERS = 1200

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .archives import open_zip
-from .imageset import DataError, ImageSet
+from ..imageset import DataError, ImageSet
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 COLOR_MODES = {"grayscale": ("L", 1), "rgb": ("RGB", 3)}

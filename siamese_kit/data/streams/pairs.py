@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from .imageset import DataError, ImageSet
+from ..imageset import DataError, ImageSet
 from .seeds import batch_key, derived_key
 
 PAIR_MODES = ("alternate", "random")

@@ -23,7 +23,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from .imageset import DataError
+from ..imageset import DataError
 
 MAX_TOTAL_BYTES = 4 * 1024**3
 MAX_COMPRESSION_RATIO = 200

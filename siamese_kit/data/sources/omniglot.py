@@ -14,18 +14,16 @@ import os
 import re
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from .archives import open_zip
-from .fetch import _online, _say, data_home, file_digest
-from .imageset import DataError, ImageSet
+from .download import announce, data_home, download_url, file_digest, reachable
+from ..imageset import DataError, ImageSet
 from .folders import read_image_folder
-from .sources import _tfds_batches
+from .tfds import tfds_batches
 
 OMNIGLOT_SPLITS = (
     "images_background",
@@ -101,7 +99,7 @@ def _how_to_get(split: str) -> str:
 def _tfds_hint() -> str:
     """A pointer to TFDS when it is installed and its download source answers, else ''."""
     # find_spec, not import: importing tensorflow_datasets takes seconds.
-    if importlib.util.find_spec("tensorflow_datasets") is None or not _online(_GITHUB):
+    if importlib.util.find_spec("tensorflow_datasets") is None or not reachable(_GITHUB):
         return ""
     return (
         " You are online and tensorflow_datasets is installed, so load_omniglot_tfds() (which uses "
@@ -260,7 +258,7 @@ def load_omniglot_tfds(
         raise DataError(f"Unknown TFDS Omniglot split {split!r}; use one of {known}.")
     size = _image_size(image_size)
     keys = ("image", "alphabet", "alphabet_char_id")
-    batches, info = _tfds_batches(
+    batches, info = tfds_batches(
         "omniglot",
         split,
         data_dir,
@@ -384,24 +382,6 @@ def _find_source_file(source: Path, filename: str) -> Path | None:
     return None
 
 
-def _download(url: str, destination: Path) -> None:
-    """Streams `url` into `destination`, refusing (DataError) past `MAX_DOWNLOAD_BYTES`."""
-    try:
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(destination, "wb") as out:
-            copied = 0
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                copied += len(chunk)
-                if copied > MAX_DOWNLOAD_BYTES:
-                    raise DataError(f"{url} sent more than {MAX_DOWNLOAD_BYTES:,} bytes, far more than any "
-                                    "Omniglot zip; refusing it.")
-                out.write(chunk)
-    except (urllib.error.URLError, OSError) as e:
-        raise DataError(
-            f"could not download {url} ({e}). Offline? Copy the Omniglot zips from a machine that has "
-            "them and install them with `siamese-kit data fetch omniglot --from FOLDER`."
-        ) from e
-
-
 def fetch_omniglot(
     home: str | os.PathLike | None = None,
     source: str | os.PathLike | None = None,
@@ -447,7 +427,7 @@ def fetch_omniglot(
     for filename, (url, _, _) in OMNIGLOT_FILES.items():
         destination = target / filename
         if _installed(destination, filename):
-            _say(f"{filename} already in {target}")
+            announce(f"{filename} already in {target}")
             continue
         found = _find_source_file(source, filename) if source is not None else None
         # Staged beside the target, so the final rename stays on one filesystem and is atomic.
@@ -462,16 +442,18 @@ def fetch_omniglot(
                     shutil.copyfile(found, staged)
                     verify_omniglot_file(staged, filename)
                 verb = "linked to" if link else "copied from"
-                _say(f"{filename} {verb} {found} ({how})")
+                announce(f"{filename} {verb} {found} ({how})")
             else:
-                _say(f"downloading {url}")
-                _download(url, staged)
+                announce(f"downloading {url}")
+                download_url(url, staged, MAX_DOWNLOAD_BYTES, DOWNLOAD_TIMEOUT_S, "Omniglot zip",
+                             "Copy the Omniglot zips from a machine that has them and install them with "
+                             "`siamese-kit data fetch omniglot --from FOLDER`.")
                 how = verify_omniglot_file(staged, filename, require_digest=True)
-                _say(f"{filename} downloaded ({how})")
+                announce(f"{filename} downloaded ({how})")
             os.replace(staged, destination)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    _say(f"Omniglot ready in {target}")
+    announce(f"Omniglot ready in {target}")
     return target
 
 

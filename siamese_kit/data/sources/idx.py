@@ -1,4 +1,5 @@
-"""Loaders that turn IDX files and TFDS datasets into an `ImageSet` (image folders: `folders.py`)."""
+"""IDX files (the MNIST format) as an `ImageSet`, gzipped or not (image folders: `folders.py`; TFDS:
+`tfds.py`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from ..imageset import DataError, ImageSet
 from .archives import MAX_TOTAL_BYTES
-from .imageset import DataError, ImageSet
+from .download import data_home
 
 FETCH_HINT = "`siamese-kit data fetch mnist`"
 
@@ -18,8 +21,6 @@ FETCH_HINT = "`siamese-kit data fetch mnist`"
 def _good_copy_hint(path: Path) -> str:
     """How to get a good copy of an IDX file: fetch again for the copy siamese-kit fetched, the
     user's own source for anything else (their file is not MNIST, and is never ours to delete)."""
-    from .fetch import data_home  # fetch imports this module
-
     try:
         Path(path).resolve().relative_to((data_home() / "mnist").resolve())
     except ValueError:
@@ -41,7 +42,7 @@ IDX_DTYPES = {
 _IDX_PREFIXES = {"train": ("train",), "test": ("t10k", "test")}
 
 
-# --------------------------------------------------------------------------- IDX
+
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -136,8 +137,15 @@ def _read_maybe_gzip(path: Path) -> tuple[bytes, bool]:
         ) from e
 
 
-def _find_idx_files(folder: Path, split: str) -> tuple[Path, Path]:
+def find_idx_files(folder: Path, split: str) -> tuple[Path, Path]:
     """Paths of the images and labels IDX files of `split` in `folder`, under any accepted name.
+
+    Args:
+        folder: the folder holding the IDX files.
+        split: `"train"` or `"test"` (MNIST's `t10k-` files count as test).
+
+    Returns:
+        `(images_path, labels_path)`.
 
     Raises:
         DataError: if the split is unknown or a file is missing, naming every name looked for.
@@ -193,7 +201,7 @@ def load_idx(
             f"IDX folder not found: {folder}. Pass the folder holding the *-idx3-ubyte files (for "
             f"MNIST itself: {FETCH_HINT})."
         )
-    images_path, labels_path = _find_idx_files(folder, split)
+    images_path, labels_path = find_idx_files(folder, split)
     images = read_idx(images_path)
     labels = read_idx(labels_path)
     if images.ndim != 3 or images.dtype != np.uint8:
@@ -219,106 +227,4 @@ def load_idx(
     )
 
 
-# --------------------------------------------------------------------------- TFDS
-
-
-def _tfds_batches(
-    name: str,
-    split: str,
-    data_dir: str | os.PathLike | None,
-    download: bool,
-    keys: Sequence[str],
-    key_args: Sequence[str],
-    offline_hint: str,
-) -> tuple[list[dict], object]:
-    """All examples of a TFDS split as numpy batches, with the dataset info.
-
-    Raises:
-        DataError: if TFDS cannot load the split (the message ends with `offline_hint`), the split
-            is empty, or a feature in `keys` is missing (naming the argument `key_args` that chose it).
-    """
-    # Imported here: tensorflow_datasets takes seconds to import and most users never call this.
-    import tensorflow_datasets as tfds
-
-    where = str(data_dir) if data_dir is not None else "the TFDS default data_dir"
-    try:
-        data, info = tfds.load(
-            name,
-            split=split,
-            data_dir=None if data_dir is None else str(data_dir),
-            download=download,
-            as_supervised=False,
-            with_info=True,
-        )
-        # Big batches are far faster than per-example iteration. Not batch_size=-1: it needs the
-        # split size from the metadata, which mocked or partly prepared datasets lack.
-        batches = list(tfds.as_numpy(data.batch(4096)))
-    except Exception as e:  # TFDS raises assertion, network, registry and IO errors alike.
-        raise DataError(
-            f"TFDS could not load {name!r} split {split!r} from {where} "
-            f"(download={download}): {type(e).__name__}: {str(e).strip()[:500]}\n{offline_hint}"
-        ) from e
-    if not batches:
-        raise DataError(f"TFDS split {split!r} of {name!r} in {where} holds no examples.")
-    for key, arg in zip(keys, key_args):
-        if key not in batches[0]:
-            raise DataError(
-                f"TFDS dataset {name!r} has no feature {key!r}; pass {arg}= one of "
-                f"{sorted(batches[0])}."
-            )
-    return batches, info
-
-
-def load_tfds(
-    name: str,
-    split: str = "train",
-    data_dir: str | os.PathLike | None = None,
-    download: bool = True,
-    image_key: str = "image",
-    label_key: str = "label",
-) -> ImageSet:
-    """Load a TensorFlow Datasets catalog dataset (mnist, fashion_mnist, omniglot, ...) into memory.
-
-    Args:
-        name: TFDS name, optionally with a version, e.g. `"mnist"` or `"mnist:3.*.*"`.
-        split: TFDS split, e.g. `"train"`, `"test"` or `"train[:10%]"`.
-        data_dir: where TFDS keeps prepared data; defaults to TFDS's own (`~/tensorflow_datasets`).
-        download: whether TFDS may download and prepare the data when it is not there yet.
-        image_key: feature holding the images.
-        label_key: feature holding the integer labels.
-
-    Returns:
-        ImageSet named `"<name>/<split>"`, with the class names TFDS knows for `label_key`.
-
-    Raises:
-        DataError: if TFDS cannot load the dataset (not prepared, no network, unknown name) or the
-            features are missing; the message names the dataset, data_dir and the offline
-            alternatives.
-    """
-    batches, info = _tfds_batches(
-        name,
-        split,
-        data_dir,
-        download,
-        (image_key, label_key),
-        ("image_key", "label_key"),
-        offline_hint="Offline? Fetch MNIST with `siamese-kit data fetch mnist` and use "
-        "`load_dataset('mnist')`, or load files you already have with `load_idx(folder)` or "
-        "`load_image_folder(path)`.",
-    )
-    images = np.concatenate([b[image_key] for b in batches])
-    labels = np.concatenate([b[label_key] for b in batches])
-    class_names: tuple[str, ...] = ()
-    try:
-        class_names = tuple(info.features[label_key].names)
-    except (AttributeError, KeyError, TypeError):
-        pass  # not a ClassLabel feature: ImageSet numbers the classes itself
-    return ImageSet(
-        images=images,
-        labels=labels.astype(np.int64),
-        class_names=class_names,
-        name=f"{name.split(':')[0]}/{split}",
-    )
-
-
-__all__ = ["read_idx", "load_idx", "load_tfds"]
+__all__ = ["find_idx_files", "load_idx", "read_idx"]

@@ -13,8 +13,9 @@ import numpy as np
 from PIL import Image
 
 from .folders import FolderContents, read_image_folder
-from .imageset import DataError, ImageSet
-from .sources import load_idx, load_tfds
+from ..imageset import DataError, ImageSet
+from .idx import load_idx
+from .tfds import load_tfds
 
 COLORS = ("gray", "rgb")
 _IDX_MARKERS = ("idx3-ubyte", "idx1-ubyte", "idx3-ubyte.gz", "idx1-ubyte.gz")

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .._checks import positive_int
+from ..._checks import positive_int
 from .episodes import _EpisodeTables, _sample_episode_indices
-from .imageset import DataError, ImageSet
+from ..imageset import DataError, ImageSet
 from .pairs import numbered_stream, pixel_tensor
 from .seeds import batch_key, derived_key
 
