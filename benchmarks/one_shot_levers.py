@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from siamese_kit.stats import mean_interval
+
 SIZES = ((20, 1), (5, 1))
 
 
@@ -45,10 +47,6 @@ def per_episode(model, eval_set, episodes) -> np.ndarray:
     return np.asarray(hits, np.float64).reshape(len(hits), -1).mean(axis=1)
 
 
-def mean_and_half_width(values: np.ndarray) -> tuple[float, float]:
-    return float(values.mean()), float(1.96 * values.std(ddof=1) / np.sqrt(len(values)))
-
-
 def fine_tuned(tower, eval_set, args, ways: int, shots: int) -> list[dict]:
     """Support-set fine-tuning of the first tower against the tower as it is, on the same (fewer) episodes."""
     from siamese_kit.data import fixed_episodes
@@ -64,8 +62,8 @@ def fine_tuned(tower, eval_set, args, ways: int, shots: int) -> list[dict]:
             accuracy = hits.astype(np.float64).mean(axis=1)
         else:
             accuracy = plain
-        mean, half = mean_and_half_width(accuracy)
-        gain, gain_half = mean_and_half_width(accuracy - plain) if steps else (0.0, 0.0)
+        mean, half = mean_interval(accuracy)
+        gain, gain_half = mean_interval(accuracy - plain) if steps else (0.0, 0.0)
         line = {"episodes": f"{ways}way_{shots}shot", "episodes_scored": len(accuracy), "towers": 1, "models": [0],
                 "fine_tune_steps": steps, "fine_tune_rate": args.fine_tune_rate, "accuracy": round(mean, 4),
                 "interval": round(half, 4), "gain_over_plain": round(gain, 4), "gain_interval": round(gain_half, 4)}
@@ -122,8 +120,8 @@ def main(argv=None) -> dict:
             accuracy = per_episode(EmbeddingEnsemble([towers[number] for number in group], views=views,
                                                      transductive=refined), eval_set, drawn)
             baseline = accuracy if baseline is None else baseline
-            mean, half = mean_and_half_width(accuracy)
-            gain, gain_half = mean_and_half_width(accuracy - baseline) if accuracy is not baseline else (0.0, 0.0)
+            mean, half = mean_interval(accuracy)
+            gain, gain_half = mean_interval(accuracy - baseline) if accuracy is not baseline else (0.0, 0.0)
             line = {"episodes": f"{ways}way_{shots}shot", "towers": len(group), "models": group, "views": views,
                     "transductive": refined,
                     "accuracy": round(mean, 4), "interval": round(half, 4),
