@@ -5,6 +5,7 @@ Most tests use a tiny Omniglot-like split written to tmp_path; the real-data tes
 """
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +30,8 @@ CHARACTERS = 3
 DRAWERS = 4
 SIZE = 105
 STROKE = 3
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def stroke_columns(class_index):
@@ -405,8 +408,8 @@ def test_both_sets_merge_with_the_evaluation_numbered_after_the_background(tmp_p
     assert merged.class_names[6].startswith("Alpha-Runes/") and merged.paths[-1].startswith(str(home))
 
 
-def test_vinyals_split_is_disjoint_seeded_and_rotated():
-    from siamese_kit.data import vinyals_split
+def test_random_character_split_is_disjoint_seeded_and_rotated():
+    from siamese_kit.data import random_character_split as vinyals_split
 
     characters = make_imageset(num_classes=60, per_class=3, size=8)
     train, test = vinyals_split(characters, seed=4, train_characters=35)
@@ -423,6 +426,92 @@ def test_vinyals_split_is_disjoint_seeded_and_rotated():
     assert set(other.labels.tolist()) != set(plain_train.labels.tolist())
     with pytest.raises(DataError, match="at least 20 characters on each side"):
         vinyals_split(characters, train_characters=45)
+
+
+def fake_characters(names_per_alphabet, per_class=2, size=8):
+    """Characters named as Omniglot's (`"Alphabet/characterNN"`), alphabets as groups."""
+    names = [f"{alphabet}/character{n:02d}" for alphabet, count in names_per_alphabet.items() for n in range(1, count + 1)]
+    base = make_imageset(num_classes=len(names), per_class=per_class, size=size)
+    alphabets = sorted(names_per_alphabet)
+    groups = np.array([alphabets.index(names[label].split("/")[0]) for label in base.labels])
+    return ImageSet(base.images, base.labels, tuple(names), groups=groups, group_names=tuple(alphabets), name="fake")
+
+
+def test_the_published_vinyals_lists_have_the_papers_sizes_and_keep_characters_apart():
+    from siamese_kit.data import vinyals_classes
+
+    parts = {part: vinyals_classes(part) for part in ("train", "val", "trainval", "test")}
+    assert {part: len(lines) for part, lines in parts.items()} == {"train": 4112, "val": 688, "trainval": 4800,
+                                                                   "test": 1692}
+    characters = {part: {line.rsplit("/", 1)[0] for line in lines} for part, lines in parts.items()}
+    assert [len(characters[p]) for p in ("train", "val", "trainval", "test")] == [1028, 172, 1200, 423]
+    assert parts["trainval"] == parts["train"] + parts["val"]
+    assert not characters["train"] & characters["val"] and not characters["trainval"] & characters["test"]
+    assert len(characters["trainval"] | characters["test"]) == 1623  # every Omniglot character, once
+    # Every character in its four turns; the test alphabets are (almost) whole alphabets of their own.
+    assert all(sum(line.startswith(c + "/rot") for line in parts["test"]) == 4 for c in list(characters["test"])[:50])
+    test_alphabets = {c.split("/")[0] for c in characters["test"]}
+    shared = {c.split("/")[0] for c in characters["trainval"]} & test_alphabets
+    assert shared == {"Gurmukhi"} and len(test_alphabets) == 13
+
+
+def test_the_shipped_lists_are_the_published_files_when_they_are_here():
+    from siamese_kit.data import vinyals_classes
+
+    published = ROOT.parent / "shared" / "data" / "omniglot" / "vinyals_split"
+    if not published.is_dir():
+        pytest.skip("../shared/data/omniglot/vinyals_split not here; the shipped lists are checked by their sha256")
+    for part in ("train", "val", "trainval", "test"):
+        assert vinyals_classes(part) == tuple((published / f"{part}.txt").read_text().split()), part
+
+
+def test_a_changed_vinyals_list_is_refused_with_its_name(tmp_path, monkeypatch):
+    from siamese_kit.data.sources import vinyals
+
+    for name in ("train.txt", "val.txt", "test.txt"):
+        (tmp_path / name).write_bytes((vinyals.LISTS_DIR / name).read_bytes())
+    (tmp_path / "test.txt").write_text((tmp_path / "test.txt").read_text().replace("rot090", "rot000", 1))
+    monkeypatch.setattr(vinyals, "LISTS_DIR", tmp_path)
+    assert len(vinyals.vinyals_classes("train")) == 4112  # an unchanged list still reads
+    with pytest.raises(DataError, match=r"test\.txt: sha256 .* not the published list"):
+        vinyals.vinyals_classes("test")
+    with pytest.raises(DataError, match="part must be one of train, val, trainval, test"):
+        vinyals.vinyals_classes("validation")
+
+
+def test_load_vinyals_split_turns_each_listed_character_into_its_four_classes(monkeypatch):
+    from siamese_kit.data import load_vinyals_split
+    from siamese_kit.data.sources import vinyals
+
+    lines = ("Alpha/character01/rot000", "Alpha/character01/rot090", "Beta/character02/rot270")
+    monkeypatch.setattr(vinyals, "vinyals_classes", lambda part: lines)
+    characters = fake_characters({"Alpha": 2, "Beta": 3}, per_class=3)
+    part = load_vinyals_split("val", characters=characters)
+    assert part.class_names == ("Alpha/character01", "Alpha/character01@90", "Beta/character02@270")
+    assert part.group_names == ("Alpha", "Alpha@90", "Beta@270") and part.num_classes == 3 and len(part) == 9
+    first = characters.images[characters.labels == 0]
+    np.testing.assert_array_equal(part.images[part.labels == 0], first)
+    np.testing.assert_array_equal(part.images[part.labels == 1], np.rot90(first, 1, axes=(1, 2)))
+    np.testing.assert_array_equal(part.images[part.labels == 2],
+                                  np.rot90(characters.images[characters.labels == 3], 3, axes=(1, 2)))
+    # Turned already: the recipe's rotations would put each image under four labels, so it is refused.
+    with pytest.raises(DataError, match="turned already.*rotations=False"):
+        part.with_rotated_classes()
+    monkeypatch.setattr(vinyals, "vinyals_classes", lambda part: ("Gamma/character09/rot000",))
+    with pytest.raises(DataError, match="'Gamma/character09/rot000', which this Omniglot data lacks"):
+        load_vinyals_split("test", characters=characters)
+
+
+def test_the_published_test_part_loads_from_the_real_omniglot(omniglot_dir_or_skip):
+    from siamese_kit.data import load_vinyals_split, merged_omniglot
+
+    characters = merged_omniglot(image_size=28, path=omniglot_dir_or_skip)
+    test = load_vinyals_split("test", characters=characters)
+    assert test.num_classes == 1692 and len(test) == 1692 * 20 and test.image_shape == (28, 28, 1)
+    upright = test.class_names.index("Gurmukhi/character42")
+    turned = test.class_names.index("Gurmukhi/character42@180")
+    np.testing.assert_array_equal(test.images[test.labels == turned],
+                                  np.rot90(test.images[test.labels == upright], 2, axes=(1, 2)))
 
 
 def test_one_shot_validation_keeps_the_minimal_split_whole_and_chooses_on_the_alphabets_outside_it(

@@ -27,7 +27,8 @@ _EXPORTS = {
     **dict.fromkeys(["OMNIGLOT_SPLITS", "fetch_omniglot", "load_omniglot", "load_omniglot_tfds", "omniglot_dir"],
                     ".sources.omniglot"),
     **dict.fromkeys(["OneShotRun", "load_lake_runs"], ".sources.lake"),
-    **dict.fromkeys(["load_vinyals_split", "merged_omniglot", "vinyals_split"], ".sources.vinyals"),
+    **dict.fromkeys(["load_vinyals_split", "merged_omniglot", "random_character_split", "vinyals_classes"],
+                    ".sources.vinyals"),
     # streams/: how they reach training
     **dict.fromkeys(["PAIR_MODES", "PairSet", "fixed_pairs", "pair_stream"], ".streams.pairs"),
     **dict.fromkeys(["EpisodeSet", "episode_stream", "fixed_episodes"], ".streams.episodes"),

@@ -280,9 +280,18 @@ class ImageSet:
             `quarter_turns`) and the name `"<name>@<90k>"`.
 
         Raises:
-            DataError: for non-square images or turns outside 1..3.
+            DataError: for non-square images, turns outside 1..3, or a set whose classes are turns
+                already (named `"...@90"`, such as the published Vinyals split): turning them again would
+                put every image under four labels.
         """
         turns = [int(t) for t in quarter_turns]
+        turned = [name for name in self.class_names if name.rsplit("@", 1)[-1] in ("90", "180", "270")]
+        if turned:
+            raise DataError(
+                f"{self.name}: its classes are turned already ({len(turned)} of {len(self.class_names)}, e.g. "
+                f"{turned[0]!r}); turning them again would put every image under four labels. Train on it "
+                "as it is (the recipe's rotations=False)."
+            )
         if self.image_shape[0] != self.image_shape[1]:
             raise DataError(f"{self.name}: with_rotated_classes needs square images, got {self.image_shape[:2]}.")
         if any(t not in (1, 2, 3) for t in turns) or len(set(turns)) != len(turns):
