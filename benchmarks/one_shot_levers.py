@@ -39,6 +39,25 @@ def validation_set(background: str, image_size: int, seed: int):
     return validation_split(background, image_size, seed)[1]
 
 
+def check_recorded_split(model_path: Path, eval_set) -> None:
+    """Refuses a tower whose recorded split is not the one about to be scored: one trained on a validation
+    alphabet, validated on other alphabets, or with no record of its split at all."""
+    from siamese_kit.recipes.one_shot import group_names_of
+
+    summary = Path(model_path).with_name("summary.json")
+    fix = ("train it with `python benchmarks/one_shot_omniglot.py --background BACKGROUND --evaluate-on validation "
+           "--out FOLDER` (same --background and --seed as here) and pass FOLDER/model.keras")
+    if not summary.is_file():
+        raise SystemExit(f"{model_path}: no summary.json beside it records which alphabets it trained on; {fix}.")
+    groups = json.loads(summary.read_text()).get("groups") or {}
+    validation = group_names_of(eval_set)
+    seen = sorted(set(groups.get("trained_on", [])) & set(validation))
+    if seen or groups.get("evaluated_on") != validation:
+        raise SystemExit(f"{model_path}: its split is not this one (trained on {len(groups.get('trained_on', []))} "
+                         f"alphabets{', among them the validation alphabets ' + ', '.join(seen) if seen else ''}; "
+                         f"validated on {groups.get('evaluated_on')}, here {validation}); {fix}.")
+
+
 def per_episode(model, eval_set, episodes) -> np.ndarray:
     """Accuracy of each episode, `[episodes]`."""
     from siamese_kit.evaluation import episode_hits
@@ -106,6 +125,8 @@ def main(argv=None) -> dict:
     towers = [keras.saving.load_model(path, safe_mode=True, compile=False) for path in args.model]
     image_size = int(towers[0].encoder.input_shape[1])
     eval_set = validation_set(args.background, image_size, args.recipe_seed)
+    for path in args.model:
+        check_recorded_split(path, eval_set)
     # Which towers each setting uses: the first alone, each of the others alone (--each), all of them.
     groups = [[0]] + ([[number] for number in range(1, len(towers))] if args.each else [])
     groups += [list(range(len(towers)))] if len(towers) > 1 else []

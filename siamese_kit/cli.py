@@ -317,11 +317,24 @@ def _check_fits(model, expected_shape, dataset: str, classes: int | None = None)
         )
 
 
+def _recorded_recipe(model_path) -> dict:
+    """The recipe a model was trained with, from the `summary.json` `siamese-kit train` wrote beside it ({} when
+    there is none: a model from elsewhere is scored as a tower alone)."""
+    summary = model_path.with_name("summary.json")
+    if not summary.is_file():
+        return {}
+    try:
+        return dict(json.loads(summary.read_text()).get("recipe") or {})
+    except (ValueError, AttributeError):
+        raise ValueError(f"{summary} is not the summary `siamese-kit train` writes; move it away to score "
+                         f"{model_path} as a tower alone.") from None
+
+
 def _evaluate(args) -> int:
     import keras
 
     from .models import EmbeddingModel, PrototypeModel
-    from .recipes import evaluate_contrastive, evaluate_one_shot, evaluate_twin
+    from .recipes import evaluate_contrastive, evaluate_twin, score_one_shot
 
     if args.model.is_file() and (args.model.parent / "run.json").is_file():
         # A run's own model is judged on the run's own test part, never on MNIST or Omniglot.
@@ -353,11 +366,14 @@ def _evaluate(args) -> int:
 
         size = int(model.encoder.input_shape[1])
         _check_fits(model, (None, None, 1), "Omniglot (grey)")
-        results = evaluate_one_shot(model, load_omniglot("images_evaluation", image_size=size),
-                                    load_lake_runs(image_size=size), seed=args.seed)
+        recorded = _recorded_recipe(args.model)
+        views, transductive = int(recorded.get("test_views", 0)), bool(recorded.get("transductive", False))
+        seed = int(recorded.get("seed", 0)) if args.seed == 0 else args.seed
+        scores, _, _ = score_one_shot(model, load_omniglot("images_evaluation", image_size=size),
+                                      load_lake_runs(image_size=size), views, transductive, seed)
+        # Scored as the run was: with its test-time views and, labelled, its transduction (from summary.json).
         summary = {"dataset": "omniglot images_evaluation and Lake's 20 runs",
-                   **{key: results[key] for key in ("lake20_accuracy", "lake20_interval", "episodes",
-                                                     "episode_intervals")}}
+                   "scored_with": {"test_views": views, "transductive": transductive, "episode_seed": seed}, **scores}
     elif model.score_kind == "distance":
         from .data import load_dataset
 

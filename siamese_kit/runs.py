@@ -14,7 +14,9 @@ is in every part, its images divided.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,19 +105,37 @@ def _split_images(imageset: ImageSet, fraction: float, seed: int, part: str) -> 
         raise DataError(f"the images split cannot make a {part} part: {error}") from None
 
 
+def pixel_digests(imageset: ImageSet) -> list[str]:
+    """A short sha256 of each image's pixels as the model reads them (after decoding, resizing, colour).
+
+    A file whose pixels change (edited, replaced, re-labelled by moving it) gets another digest; a file
+    saved again with the same pixels keeps it, since the model would see the same data.
+
+    Args:
+        imageset: the images.
+
+    Returns:
+        one 16-hex-digit digest per image, in order.
+    """
+    return [hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()[:16] for image in imageset.images]
+
+
 def describe_parts(parts: dict[str, ImageSet]) -> dict:
-    """The classes and files of each part, for `split.json`.
+    """The classes and files of each part, with each file's size on disk and pixel digest, for `split.json`.
 
     Args:
         parts: from `split_dataset`.
 
     Returns:
-        `{part: {"classes": [...names present...], "files": [...paths...]}}`.
+        `{part: {"classes": [...names present...], "files": [...paths...], "sizes": [...bytes, or None
+        for a member of an archive...], "digests": [...pixel_digests...]}}`.
     """
     return {
         part: {
             "classes": [subset.class_names[c] for c in np.flatnonzero(subset.class_counts() > 0)],
             "files": list(subset.paths),
+            "sizes": [os.path.getsize(path) if os.path.isfile(path) else None for path in subset.paths],
+            "digests": pixel_digests(subset),
         }
         for part, subset in parts.items()
     }
@@ -224,8 +244,9 @@ class RunFolder:
             `{"train", "validation", "test"}` ImageSets.
 
         Raises:
-            DataError: if the source is gone, or its files changed since training (naming how many
-                were added or removed in which part), so a model is never scored on other data.
+            DataError: if the source is gone, or its files changed since training: added or removed
+                (naming how many in which part) or with other pixels (naming the file), so a model is
+                never scored on other data. Runs recorded before digests were kept are checked by name.
         """
         info = self.info()
         data = DataSource.from_dict(info["data"])
@@ -241,7 +262,16 @@ class RunFolder:
                     f"{len(before)} files, now {len(now)} ({len(now - before)} new, {len(before - now)} gone, "
                     f"e.g. {sorted(now ^ before)[0]}). Evaluate on the data it was trained on, or train a new run."
                 )
+            if "digests" in recorded[part]:
+                was = dict(zip(recorded[part]["files"], recorded[part]["digests"]))
+                changed = [path for path, digest in zip(subset.paths, pixel_digests(subset)) if was[path] != digest]
+                if changed:
+                    raise DataError(
+                        f"{data.source} changed since {self.path} was trained: {len(changed)} file(s) of its {part} "
+                        f"part now hold other pixels, e.g. {changed[0]}. Put the original files back, or train a "
+                        "new run on the data as it is now."
+                    )
         return parts
 
 
-__all__ = ["PARTS", "RUN_FORMAT", "SPLITS", "RunFolder", "SplitSpec", "describe_parts", "split_dataset"]
+__all__ = ["PARTS", "RUN_FORMAT", "SPLITS", "RunFolder", "SplitSpec", "describe_parts", "pixel_digests", "split_dataset"]

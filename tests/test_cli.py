@@ -68,6 +68,25 @@ def test_train_then_evaluate_the_twin_recipe(omniglot_dir_or_skip, tmp_path, cap
     assert evaluation["roc_auc"] == summary["roc_auc"]
 
 
+def test_evaluate_scores_a_one_shot_run_with_its_own_views_and_transduction(omniglot_dir_or_skip, tmp_path, capsys):
+    out = tmp_path / "one_shot_levers"
+    settings = ["--set", "iterations=3", "--set", "width=4", "--set", "ways=5", "--set", "queries=2", "--set",
+                "loss=batch_hard", "--set", "test_views=2", "--set", "transductive=true"]
+    assert main(["train", "--recipe", "one-shot", *settings, "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert main(["evaluate", str(out / "model.keras")]) == 0
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert evaluation["scored_with"] == {"test_views": 2, "transductive": True, "episode_seed": 0}
+    for key in ("lake20_accuracy", "lake20_interval", "episodes", "episode_intervals", "transductive"):
+        assert evaluation[key] == summary[key], key
+    # The headline is inductive; the tower alone (no views) would score otherwise.
+    (out / "summary.json").rename(out / "kept.json")
+    assert main(["evaluate", str(out / "model.keras")]) == 0
+    alone = json.loads((out / "evaluation.json").read_text())
+    assert alone["scored_with"]["test_views"] == 0 and "transductive" not in alone
+    assert alone["episodes"] != summary["episodes"]
+
+
 def test_train_then_evaluate_the_one_shot_recipe(omniglot_dir_or_skip, tmp_path, capsys):
     out = tmp_path / "one_shot"
     settings = ["--set", "iterations=3", "--set", "width=4", "--set", "ways=5", "--set", "queries=2"]

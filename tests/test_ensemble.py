@@ -1,5 +1,7 @@
 """EmbeddingEnsemble: test-time views averaged, towers concatenated so squared distances average."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -92,12 +94,29 @@ def test_the_levers_benchmark_scores_views_and_towers_on_the_validation_alphabet
     from siamese_kit.recipes import OneShotRecipe, build_prototype_model
     from support import load_benchmark
 
+    from siamese_kit.recipes.one_shot import group_names_of, validation_split
+
+    train, validation = validation_split("images_background", 28, seed=0)
+    split = {"groups": {"trained_on": group_names_of(train), "evaluated_on": group_names_of(validation)}}
     paths = []
     for seed in (0, 1):  # untrained towers of two seeds: the script's bookkeeping is what is tested here
-        path = tmp_path / f"tower{seed}.keras"
+        path = tmp_path / f"tower{seed}" / "model.keras"
+        path.parent.mkdir()
         build_prototype_model(OneShotRecipe(width=4, embedding_dim=8, seed=seed)).save(path)
+        (path.parent / "summary.json").write_text(json.dumps(split))
         paths.append(str(path))
     levers = load_benchmark("one_shot_levers")
+    # A tower that trained on a validation alphabet, or whose split is unknown, is refused before scoring.
+    for groups, says in (({"trained_on": group_names_of(train) + group_names_of(validation)[:1],
+                           "evaluated_on": group_names_of(validation)}, "among them the validation alphabets"),
+                         (None, "no summary.json")):
+        wrong = tmp_path / f"wrong{len(says)}" / "model.keras"
+        wrong.parent.mkdir()
+        build_prototype_model(OneShotRecipe(width=4, embedding_dim=8)).save(wrong)
+        if groups is not None:
+            (wrong.parent / "summary.json").write_text(json.dumps({"groups": groups}))
+        with pytest.raises(SystemExit, match=says):
+            levers.main(["--model", paths[0], str(wrong), "--views", "0", "--episodes", "3"])
     summary = levers.main(["--model", *paths, "--views", "0", "1", "--episodes", "30", "--transductive", "--each",
                            "--fine-tune-steps", "1", "--fine-tune-episodes", "3"])
     assert len(summary["validation_alphabets"]) == 5  # a sixth of the 30 background alphabets

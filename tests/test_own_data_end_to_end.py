@@ -229,6 +229,14 @@ def test_the_other_recipes_train_and_report_on_your_images(digit_tree, tmp_path,
         assert list(out.glob("gallery-*-index/hnsw.faiss"))
 
 
+def test_one_shot_on_your_images_does_not_turn_them_into_new_classes_unless_asked():
+    from siamese_kit.recipes import OneShotRecipe, recipe_for
+
+    assert OneShotRecipe().rotations is True  # Omniglot's recipe: a turned character is a new character
+    assert recipe_for("one-shot", {}).rotations is False  # a turned 6 is a 9, not a new class
+    assert recipe_for("one-shot", {"rotations": True}).rotations is True
+
+
 def test_a_model_from_other_data_is_not_scored_on_mnist(tmp_path, capsys):
 
     from siamese_kit.layers import CentroidDecoder, EuclideanDistance

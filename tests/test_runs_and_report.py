@@ -1,6 +1,8 @@
 """Run folders, splits, sources and the report's figures, checked against independent computations."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,6 +75,28 @@ def test_a_run_whose_data_changed_refuses_to_be_evaluated_on_it(tmp_path):
     with pytest.raises(DataError) as e:
         run.load_parts()
     assert "changed since" in str(e.value) and "1 new" in str(e.value)
+
+
+def test_a_run_refuses_a_file_that_kept_its_name_but_changed_its_pixels(tmp_path):
+    root = class_tree(tmp_path / "mine", classes=10)
+    data = DataSource(str(root))
+    spec = SplitSpec("classes", 0.2, 0.2)
+    run = RunFolder(tmp_path / "run")
+    parts = split_dataset(load_source(data).imageset, spec)
+    run.write_start("contrastive", {}, data, spec, parts)
+    recorded = json.loads((run.path / "split.json").read_text())["test"]
+    assert recorded["sizes"] == [Path(f).stat().st_size for f in recorded["files"]]
+    assert len(recorded["digests"]) == len(recorded["files"]) == len(parts["test"])
+    # Saved again with the same pixels: the same data, still accepted.
+    victim = Path(recorded["files"][0])
+    Image.open(victim).save(victim, optimize=True)
+    assert len(run.load_parts()["test"]) == len(parts["test"])
+    # The same name with other pixels: refused, naming the file.
+    pixels = np.asarray(Image.open(victim)).copy()
+    pixels[0, 0] = 255 - pixels[0, 0]
+    Image.fromarray(pixels).save(victim)
+    with pytest.raises(DataError, match=f"other pixels, e.g. {re.escape(str(victim))}"):
+        run.load_parts()
 
 
 def test_splits_too_small_name_the_parts_counts_and_fix(tmp_path):

@@ -137,8 +137,8 @@ def run_metric(train_set: ImageSet, eval_set: ImageSet, recipe: MetricRecipe, ru
     per_step = recipe.classes_per_batch * recipe.images_per_class
     monitor = monitor or TerminalMonitor(recipe.iterations, per_step, record_every=max(1, recipe.iterations // 200),
                                          unit="images")
-    return _train_and_test(model, balanced_batches(train_set, recipe), recipe, eval_set, runs, out_dir,
-                                   monitor, checkpoint, start, device,
-                                   f"{recipe.loss.replace('_', ' ')} loss while training (one step = {per_step} images)",
-                                   retrieval=True)
+    return _train_and_test(model, balanced_batches(train_set, recipe), recipe, train_set, eval_set, runs, out_dir,
+                           monitor, checkpoint, start, device,
+                           f"{recipe.loss.replace('_', ' ')} loss while training (one step = {per_step} images)",
+                           retrieval=True)
 

@@ -53,9 +53,10 @@ class OneShotRecipe(_RecipeSettings):
         test_views: embed every evaluation image as drawn and under this many fixed affine
             distortions, averaged (`EmbeddingEnsemble`); 0 scores the tower alone. The saved model is
             the tower either way.
-        transductive: refine each trial set's prototypes with its unlabelled queries (one soft k-means
-            step, `EmbeddingEnsemble(transductive=True)`); the summary then also gives the scores
-            without it under `inductive`, since a person sees one test image at a time.
+        transductive: also score with each trial set's prototypes refined by its unlabelled queries
+            (one soft k-means step, `EmbeddingEnsemble(transductive=True)`), reported under
+            `transductive`; the summary's own numbers stay inductive (each query scored alone, as
+            people and Bayesian program learning are), so they compare with the published ones.
     """
 
     image_size: int = 28
@@ -239,13 +240,61 @@ def run_one_shot(
 
     monitor = monitor or TerminalMonitor(recipe.iterations, 1, record_every=max(1, recipe.iterations // 200),
                                          unit="episodes" if recipe.loss == "prototypical" else "batches")
-    return _train_and_test(model, stream, recipe, eval_set, runs, out_dir, monitor, checkpoint, start, device,
-                                   curve_title, episodes_within_group=episodes_within_group)
+    return _train_and_test(model, stream, recipe, train_set, eval_set, runs, out_dir, monitor, checkpoint, start,
+                           device, curve_title, episodes_within_group=episodes_within_group)
 
 
-def _train_and_test(model, stream, recipe, eval_set: ImageSet, runs, out_dir, monitor, checkpoint,
-                    start: float, device: str, curve_title: str, retrieval: bool = False,
-                            episodes_within_group: bool = True) -> dict:
+def group_names_of(imageset: ImageSet) -> list[str]:
+    """The groups (alphabets) an image set holds, each once, turns folded into their alphabet (`"Latin@90"` is
+    Latin), sorted; empty for a set without groups.
+
+    Args:
+        imageset: the images.
+
+    Returns:
+        sorted group names.
+    """
+    if imageset.groups is None:
+        return []
+    return sorted({imageset.group_names[g].split("@")[0] for g in np.unique(imageset.groups)})
+
+
+def score_one_shot(model, eval_set: ImageSet, runs, views: int = 0, transductive: bool = False, seed: int = 0,
+                   within_group: bool = True) -> tuple[dict, dict, np.ndarray]:
+    """A trained tower's one-shot scores as the recipe reports them: inductive first, transductive labelled.
+
+    Args:
+        model: the trained tower (`PrototypeModel` or `EmbeddingModel`).
+        eval_set: held-out images with groups.
+        runs: Lake's runs at the same size, or None.
+        views: test-time views (`EmbeddingEnsemble`); 0 scores the tower alone.
+        transductive: also score with prototypes refined by each trial set's queries, under `"transductive"`.
+        seed: episode seed.
+        within_group: draw episodes within one alphabet (Lake's rule) or across alphabets (Vinyals').
+
+    Returns:
+        `(summary, results, embeddings)`: the summary's `lake20_accuracy`, `lake20_interval`, `episodes` and
+        `episode_intervals` (inductive) with `"transductive"` holding the same keys when asked; the inductive
+        `evaluate_one_shot` results (with the Lake report); and the evaluation embeddings (computed once).
+    """
+    def scores_of(found):
+        return {**({key: found[key] for key in ("lake20_accuracy", "lake20_interval")} if runs is not None else {}),
+                "episodes": found["episodes"], "episode_intervals": found["episode_intervals"]}
+
+    inductive = EmbeddingEnsemble(model, views=views) if views else model
+    embeddings = inductive.embed(eval_set)  # once, for the episodes, the transductive scores and the retrieval
+    results = evaluate_one_shot(inductive, eval_set, runs, seed=seed, embeddings=embeddings, within_group=within_group)
+    summary = scores_of(results)
+    if transductive:
+        summary["transductive"] = scores_of(evaluate_one_shot(
+            EmbeddingEnsemble(model, views=views, transductive=True), eval_set, runs, seed=seed,
+            embeddings=embeddings, within_group=within_group))
+    return summary, results, embeddings
+
+
+def _train_and_test(model, stream, recipe, train_set: ImageSet, eval_set: ImageSet, runs, out_dir, monitor,
+                    checkpoint, start: float, device: str, curve_title: str, retrieval: bool = False,
+                    episodes_within_group: bool = True) -> dict:
     """Trains a built model on its stream, then tests it as `run_one_shot` does: the loop shared by the
     episode and metric-learning recipes on Omniglot.
 
@@ -253,6 +302,7 @@ def _train_and_test(model, stream, recipe, eval_set: ImageSet, runs, out_dir, mo
         model: a compiled `PrototypeModel` or `EmbeddingModel`.
         stream: `start -> tf.data.Dataset` of the model's training batches.
         recipe: hyperparameters (`iterations`, `seed`, `image_size` and the rest, saved in the summary).
+        train_set: the training images (their groups are recorded, so a tower is never scored on them).
         eval_set: held-out images with groups.
         runs: Lake's runs at the same size, or None.
         out_dir: where to write the model, summary and pictures; None writes nothing.
@@ -269,20 +319,8 @@ def _train_and_test(model, stream, recipe, eval_set: ImageSet, runs, out_dir, mo
     """
     trained = train_loop(model, stream, recipe.iterations, monitor=monitor, checkpoint=checkpoint)
     views, transductive = getattr(recipe, "test_views", 0), getattr(recipe, "transductive", False)
-    scorer = EmbeddingEnsemble(model, views=views, transductive=transductive) if views or transductive else model
-    embeddings = scorer.embed(eval_set)  # once, for the episodes and the retrieval alike
-    results = evaluate_one_shot(scorer, eval_set, runs, seed=recipe.seed, embeddings=embeddings,
-                                within_group=episodes_within_group)
-
-    def scores_of(found):
-        return {**({key: found[key] for key in ("lake20_accuracy", "lake20_interval")} if runs is not None else {}),
-                "episodes": found["episodes"], "episode_intervals": found["episode_intervals"]}
-
-    summary = scores_of(results)
-    if transductive:
-        summary["inductive"] = scores_of(evaluate_one_shot(
-            EmbeddingEnsemble(model, views=views), eval_set, runs, seed=recipe.seed, embeddings=embeddings,
-            within_group=episodes_within_group))
+    summary, results, embeddings = score_one_shot(model, eval_set, runs, views, transductive, recipe.seed,
+                                                  episodes_within_group)
     if retrieval:
         found = retrieval_metrics(embeddings, eval_set.labels, ks=(1,))
         summary.update(precision_at_1=round(found.precision_at_1, 4), map_at_r=round(found.map_at_r, 4))
@@ -293,6 +331,7 @@ def _train_and_test(model, stream, recipe, eval_set: ImageSet, runs, out_dir, mo
         "seconds": round(time.perf_counter() - start, 1),
         "device": device,
         "recipe": asdict(recipe),
+        "groups": {"trained_on": group_names_of(train_set), "evaluated_on": group_names_of(eval_set)},
     })
     if out_dir is not None:
         figures = {"training_curve.png": lambda plotting: plotting.training_curves(

@@ -34,7 +34,9 @@ RECIPES = ("contrastive", "twin", "one-shot", "triplet")
 # The Omniglot recipes' dataset-bound defaults, changed for data without alphabets.
 _OWN_DATA_DEFAULTS = {
     "twin": {"calibration_groups": 0, "negatives": "any"},
-    "one-shot": {"within_group": False, "ways": 5, "queries": 2},
+    # Your classes are not Omniglot characters: a 6 turned upside down is a 9, not a new class, so the one-shot
+    # recipe's class augmentation by turns stays off unless asked for (--set rotations=true).
+    "one-shot": {"within_group": False, "ways": 5, "queries": 2, "rotations": False},
 }
 
 
