@@ -62,6 +62,9 @@ def main(argv=None) -> dict:
                              "same sizes (easier, not comparable with the literature)")
     parser.add_argument("--train-on", choices=["train", "trainval"], default="train",
                         help="with --split vinyals: the part to train on (trainval = train + val, for a final model)")
+    parser.add_argument("--score-only", type=Path, default=None, metavar="MODEL",
+                        help="with --split vinyals: score this trained model.keras (no training) with --test-views "
+                             "and --transductive as given, e.g. the tower alone with --test-views 0")
     parser.add_argument("--background", choices=BACKGROUNDS, default="images_background_small1",
                         help="the Omniglot split to train on (with --split lake)")
     for field in fields(OneShotRecipe):
@@ -106,12 +109,31 @@ def vinyals(args, recipe: OneShotRecipe) -> dict:
         raise SystemExit("--evaluate-on validation scores the val characters, which --train-on trainval trains on; "
                          "use --train-on train.")
     characters = merged_omniglot(recipe.image_size)
-    train_set = load_vinyals_split(args.train_on, characters=characters)
     test_part = "val" if args.evaluate_on == "validation" else "test"
     test_set = load_vinyals_split(test_part, characters=characters)
+    if args.score_only is not None:
+        return scored_only(args, recipe, test_set, test_part)
+    train_set = load_vinyals_split(args.train_on, characters=characters)
     summary = {"split": (f"vinyals, as published: trained on {args.train_on} ({train_set.num_classes} classes), "
                          f"tested on {test_part} ({test_set.num_classes} classes), episodes across alphabets"),
                **run_one_shot(train_set, test_set, recipe, out_dir=args.out, episodes_within_group=False)}
+    print(json.dumps(summary))
+    return summary
+
+
+def scored_only(args, recipe: OneShotRecipe, test_set, test_part: str) -> dict:
+    """A trained tower scored on the split's `test_part` with the recipe's views and transduction; its JSON."""
+    import keras
+
+    from siamese_kit.models import EmbeddingModel, PrototypeModel  # noqa: F401  (registered for loading)
+    from siamese_kit.recipes import score_one_shot
+
+    model = keras.saving.load_model(args.score_only, safe_mode=True, compile=False)
+    scores, _, _ = score_one_shot(model, test_set, None, recipe.test_views, recipe.transductive, recipe.seed,
+                                  within_group=False)
+    summary = {"split": f"vinyals, as published: {args.score_only} scored on {test_part} ({test_set.num_classes} "
+                        "classes), episodes across alphabets",
+               "scored_with": {"test_views": recipe.test_views, "transductive": recipe.transductive}, **scores}
     print(json.dumps(summary))
     return summary
 

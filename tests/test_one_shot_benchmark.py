@@ -84,3 +84,14 @@ def test_vinyals_trains_on_the_published_train_part_and_tests_on_its_test_part(m
                           (["--train-on", "trainval", "--evaluate-on", "validation"], "trains on")):
         with pytest.raises(SystemExit, match=says):
             benchmark.main([*settings, *refused])
+
+
+def test_lake_runs_anatomy_finds_one_drawer_per_side_of_every_run(omniglot_dir_or_skip, capsys):
+    anatomy = load_benchmark("lake_runs_anatomy")
+    summary = anatomy.main(["--episodes", "50"])
+    # Every run: all 20 candidates by one person, all 20 test drawings by another.
+    assert summary["runs_with_one_training_drawer"] == summary["runs_with_one_test_drawer"] == 20
+    assert summary["runs_sharing_a_drawer"] == 0
+    assert summary["raw_pixels_lake20"] == 0.2075  # 83 of 400, as notebook 04 prints
+    assert 0.05 < summary["raw_pixels_20way_1shot_within_alphabet"] < 0.5
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == summary

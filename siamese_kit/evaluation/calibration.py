@@ -64,8 +64,10 @@ def fit_logistic(logits, pair_labels, iterations: int = 50) -> tuple[float, floa
 def calibrate_twin_head(model, imageset: ImageSet, num_pairs: int = 10_000, seed: int = 0) -> tuple[float, float]:
     """Makes a twin classifier's probabilities honest on unseen classes, in place.
 
-    A twin trained to near-zero loss on its own characters is over-sure "same" or "different" about
-    characters it never saw, so its 0.5 threshold sits in the wrong place for them. This fits Platt
+    A twin knows how sure to be about its own characters, not about characters it never saw: there its
+    logit can sit too low (too slow to say "same") or too high, and too steep or too flat, so its 0.5
+    threshold sits in the wrong place for them. The fitted `scale` > 1 means it was under-confident, < 1
+    over-confident; `shift` > 0 means it said "same" too rarely. This fits Platt
     scaling on pairs from held-out classes (for Omniglot: background alphabets kept out of training,
     never the test alphabets) and folds it into the head's weights, so the saved model needs nothing
     extra and `score >= 0.5` is again the decision with the fewest expected mistakes.
