@@ -214,7 +214,15 @@ def test_the_other_recipes_train_and_report_on_your_images(digit_tree, tmp_path,
     capsys.readouterr()
     assert run_command("verify", out, test_files[0], test_files[1]) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert (0 <= answer["score"] <= 1) if recipe == "twin" else answer["score"] >= 0
+    # The score recomputed from the run's model: the head's probability, or the Euclidean distance.
+    from siamese_kit.search import Verifier
+
+    verifier = Verifier.from_run(out)
+    first, second = verifier.model.embed(verifier.read(test_files[:2]))
+    expected = (float(np.asarray(verifier.model.head([first[None], second[None]]))[0]) if recipe == "twin"
+                else float(np.linalg.norm(first - second)))
+    assert answer["score"] == pytest.approx(expected, abs=1e-5)
+    assert answer["same"] == (expected >= answer["threshold"] if recipe == "twin" else expected < answer["threshold"])
     assert run_command("identify", out, test_files[0], "--gallery", digit_tree, "--top-k", 3) == 0
     answer = json.loads(capsys.readouterr().out)
     assert len(answer["matches"]) == 3 and ("score" if recipe == "twin" else "distance") in answer["matches"][0]

@@ -38,6 +38,26 @@ def test_sixteen_bit_grey_is_scaled_never_clipped(tmp_path):
     assert (images[1] == 255).all()
 
 
+def test_twelve_bit_images_in_sixteen_bit_files_keep_their_grey_levels_and_are_said(tmp_path, monkeypatch):
+    from siamese_kit.data.sources import folders
+
+    monkeypatch.setattr(folders, "_DEPTHS_SAID", set())
+    twelve = (np.arange(16 * 16).reshape(16, 16) * 16).astype(np.uint16)  # 0 .. 4080: a 12-bit sensor's range
+    write(tmp_path / "camera" / "a.png", encoded(Image.fromarray(twelve)))
+    write(tmp_path / "camera" / "b.png", encoded(Image.fromarray(twelve[::-1].copy())))
+    write(tmp_path / "deep" / "g.png", encoded(Image.fromarray((twelve.astype(np.uint32) * 16).astype(np.uint16))))
+    with pytest.warns(UserWarning, match=r"16-bit image whose largest value is 4080, under 4,096 levels: read as 12-bit"):
+        found = load_image_folder(tmp_path)
+    by_path = dict(zip(found.paths, found.images[..., 0]))
+    camera = by_path[str(tmp_path / "camera" / "a.png")]
+    # Scaled over 4,095, not 65,535: 255 grey levels survive where the old scaling kept 17.
+    np.testing.assert_array_equal(camera, np.rint(twelve * (255 / 4095)).astype(np.uint8))
+    assert np.unique(camera).size == 255 and camera.max() == 254
+    # A file using the full 16-bit range is scaled over 65,535, as before.
+    full = by_path[str(tmp_path / "deep" / "g.png")]
+    np.testing.assert_array_equal(full, np.rint(twelve.astype(np.float64) * 16 * (255 / 65535)).astype(np.uint8))
+
+
 def test_transparency_becomes_white_and_palette_is_expanded(tmp_path):
     stroke = Image.new("RGBA", (8, 8), (0, 0, 0, 0))  # fully transparent black: the page
     stroke.putpixel((3, 3), (0, 0, 0, 255))  # one black ink dot

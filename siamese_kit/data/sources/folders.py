@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 COLOR_MODES = {"grayscale": ("L", 1), "rgb": ("RGB", 3)}
 # Pillow's modes for grey pixels wider than 8 bits; `convert("L")` would clip them at 255.
 _WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
-_SIXTEEN_BIT_MAX = 65535.0
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ def load_image_folder(
     (`IMAGE_SUFFIXES`) and files lying beside the class folders are ignored (`read_image_folder`
     lists them). A zip is read in place, never extracted.
 
-    Pixels: 16-bit grey is scaled to 0..255 (65535 -> 255), transparent areas become white, palette
+    Pixels: 16-bit grey is scaled to 0..255 over the bits it holds (65535 -> 255; a 12-bit image in a
+    16-bit file, 4095 -> 255), transparent areas become white, palette
     images are expanded, and a photo's EXIF orientation is applied, all before resizing.
 
     With `class_levels=2` a class is a folder inside a group folder, `path/<group>/<class>/<image>`
@@ -356,12 +357,27 @@ class _DecodeOptions:
 
 
 def _eight_bit(img: Image.Image, describe: str) -> Image.Image:
-    """Grey wider than 8 bits scaled to 0..255 over the 16-bit range (floats over 0..1)."""
+    """Grey wider than 8 bits scaled to 0..255 over the bits it holds (floats over 0..1), never clipped.
+
+    A 16-bit file often holds fewer bits: 10-, 12- or 14-bit cameras and scanners store their pixels in
+    16-bit files. Scaled over 65,535, a 12-bit image would keep 16 grey levels. So the depth is the one the
+    file declares (a TIFF's BitsPerSample) or, where it declares none below 16, the data's own: the
+    smallest of 8, 10, 12, 14 or 16 bits that holds its largest value. A file that uses under 4,096 levels
+    is said once (`UserWarning`), since a truly 16-bit but very dark image would be brightened by it.
+    """
     if img.mode not in _WIDE_GREY_MODES:
         return img
     values = np.asarray(img, dtype=np.float64)
-    top = 1.0 if img.mode == "F" else _SIXTEEN_BIT_MAX
     low, high = float(values.min()), float(values.max())
+    if img.mode == "F":
+        top = 1.0
+    else:
+        declared = getattr(img, "tag_v2", {}).get(258) if hasattr(img, "tag_v2") else None
+        declared = int(declared[0] if isinstance(declared, tuple) else declared) if declared else 16
+        bits = declared if declared < 16 else next(b for b in (8, 10, 12, 14, 16) if high < 2**b or b == 16)
+        top = float(2**bits - 1)
+        if declared == 16 and high < 4096:
+            _say_depth_once(bits, describe, high)
     if low < 0 or high > top:
         raise DataError(
             f"Cannot read image {describe}: its {img.mode} pixels run from {low:g} to {high:g}, outside "
@@ -369,6 +385,21 @@ def _eight_bit(img: Image.Image, describe: str) -> Image.Image:
             "16-bit image."
         )
     return Image.fromarray(np.rint(values * (255.0 / top)).astype(np.uint8), "L")
+
+
+_DEPTHS_SAID: set[int] = set()
+
+
+def _say_depth_once(bits: int, describe: str, high: float) -> None:
+    """Warns, once per depth in a session, that 16-bit files were read as holding fewer bits."""
+    if bits in _DEPTHS_SAID:
+        return
+    _DEPTHS_SAID.add(bits)
+    warnings.warn(
+        f"{describe} is a 16-bit image whose largest value is {high:g}, under 4,096 levels: read as {bits}-bit "
+        f"(scaled by 255/{2**bits - 1}), as 10- and 12-bit cameras store their pixels. Other 16-bit files like "
+        "it are read the same way without another warning. If your images are truly 16-bit, save them with "
+        "their full range (or as 8-bit) so every file is scaled alike.", UserWarning, stacklevel=2)
 
 
 def _without_alpha(img: Image.Image) -> Image.Image:
