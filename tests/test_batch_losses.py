@@ -185,3 +185,41 @@ def test_multi_similarity_survives_a_large_beta():
     value = float(MultiSimilarityLoss(beta=500.0)(labels, embeddings))
     assert np.isfinite(value) and value == pytest.approx(
         brute_multi_similarity(labels, embeddings, 2.0, 500.0, 0.5, 0.1), rel=1e-4, abs=1e-5)
+
+
+def test_semi_hard_on_a_batch_worked_by_hand():
+    """Four points on a line, two classes, margin 1; each (anchor, positive) pair worked out on paper.
+
+    x = 0, 1 (class 0) and 1.5, 4 (class 1). Semi-hard takes, for each pair, the nearest negative farther
+    from the anchor than the positive, else (no such negative) the farthest negative:
+    (0, 1): d = 1, negatives at 1.5 and 4 both farther: 1.5, loss 1 - 1.5 + 1 = 0.5
+    (1, 0): d = 1, negatives at 0.5 and 3, only 3 farther: loss 1 - 3 + 1 < 0, so 0
+    (1.5, 4): d = 2.5, negatives at 1.5 and 0.5, none farther: the farthest, 1.5: loss 2.5 - 1.5 + 1 = 2
+    (4, 1.5): d = 2.5, negatives at 4 and 3, both farther: 3, loss 2.5 - 3 + 1 = 0.5
+    The mean over the four pairs is 0.75; batch-hard (each anchor's nearest negative) gives 1.375 instead.
+    """
+    labels = np.array([0, 0, 1, 1])
+    embeddings = np.array([[0.0], [1.0], [1.5], [4.0]])
+    semi_hard = float(TripletLoss(1.0, "semi_hard").call(labels, embeddings))
+    batch_hard = float(TripletLoss(1.0, "batch_hard").call(labels, embeddings))
+    assert semi_hard == pytest.approx(0.75, abs=1e-9) and batch_hard == pytest.approx(1.375, abs=1e-9)
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=lambda loss: getattr(loss, "mining", loss.name))
+def test_each_loss_gradient_matches_finite_differences(loss):
+    """The gradient the training step uses, against central differences of the loss itself (float64)."""
+    rng = np.random.default_rng(11)
+    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    embeddings = rng.normal(size=(8, 4))
+    direction = rng.normal(size=embeddings.shape)
+    direction /= np.linalg.norm(direction)
+    tensor = tf.constant(embeddings)
+    with tf.GradientTape() as tape:
+        tape.watch(tensor)
+        value = loss.call(tf.constant(labels), tensor)
+    analytic = float(np.sum(tape.gradient(value, tensor).numpy() * direction))
+    step = 1e-6
+    ahead = float(loss.call(labels, embeddings + step * direction))
+    behind = float(loss.call(labels, embeddings - step * direction))
+    assert abs(analytic) > 1e-4  # the batch is not at a flat spot: the check has something to compare
+    assert (ahead - behind) / (2 * step) == pytest.approx(analytic, rel=1e-5, abs=1e-8)
