@@ -95,7 +95,7 @@ def test_the_index_benchmark_reports_every_field_on_a_small_run(capsys):
     benchmark = load_benchmark("index")
     summary = benchmark.main(["--vectors", "20000", "--dim", "32", "--queries", "100", "--search-efforts", "16", "64"])
     assert capsys.readouterr().out.splitlines()[-1] == __import__("json").dumps(summary)
-    for key in ("vectors", "recall_at_10", "speedup_vs_exact", "build_seconds", "memory_mb"):
+    for key in ("vectors", "neighbour_recall_at_10", "speedup_vs_exact", "build_seconds", "memory_mb"):
         assert key in summary
-    assert summary["vectors"] == 20000 and 0.5 < summary["recall_at_10"] <= 1.0
+    assert summary["vectors"] == 20000 and 0.5 < summary["neighbour_recall_at_10"] <= 1.0
     assert summary["hnsw"]["search_effort"] in (16, 64) and summary["search_effort_chosen_on"] == "validation queries"
