@@ -84,9 +84,16 @@ def test_an_ensemble_runs_through_lakes_evaluation_and_retrieval():
     labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])
     ensemble = EmbeddingEnsemble([Pixels(), Pixels(2.0)], views=2)
     embedded = ensemble.embed(images)
-    assert retrieval_metrics(embedded, labels, ks=(1,)).num_queries == 8
+    found = retrieval_metrics(embedded, labels, ks=(1,))
+    # Leave-one-out by hand on the ensemble's embeddings: is each image's nearest other one of its class?
+    distances = np.linalg.norm(embedded[:, None] - embedded[None], axis=-1)
+    np.fill_diagonal(distances, np.inf)
+    assert found.num_queries == 8
+    assert found.precision_at_1 == pytest.approx(np.mean(labels[distances.argmin(axis=1)] == labels))
     scores = class_scores(ensemble, embedded[[0, 2, 4, 6]][:, None, :], embedded[[1, 3, 5, 7]])
-    assert scores.shape == (4, 4) and choose(scores, ensemble.score_kind).shape == (4,)
+    by_hand = np.linalg.norm(embedded[[1, 3, 5, 7]][:, None] - embedded[[0, 2, 4, 6]][None], axis=-1)
+    np.testing.assert_allclose(scores, by_hand, rtol=1e-4)
+    np.testing.assert_array_equal(choose(scores, ensemble.score_kind), by_hand.argmin(axis=1))
 
 
 def test_the_levers_benchmark_scores_views_and_towers_on_the_validation_alphabets(omniglot_dir_or_skip, tmp_path,
@@ -150,11 +157,12 @@ def test_the_levers_benchmark_scores_views_and_towers_on_the_validation_alphabet
         assert line["gain_over_plain"] == pytest.approx(line["accuracy"] - plain["accuracy"], abs=2e-4)
 
 
-def test_transductive_prototypes_are_one_soft_k_means_step_and_change_the_scores():
+@pytest.mark.parametrize("shots", [1, 3])
+def test_transductive_prototypes_are_one_soft_k_means_step_and_change_the_scores(shots):
     from siamese_kit.evaluation import class_scores
 
     rng = np.random.default_rng(3)
-    support = rng.normal(size=(2, 3, 1, 4))  # 2 trial sets, 3 classes, 1 shot, 4-D
+    support = rng.normal(size=(2, 3, shots, 4))  # 2 trial sets, 3 classes, `shots` shots, 4-D
     queries = rng.normal(size=(2, 5, 4))
     ensemble = EmbeddingEnsemble(Pixels(), transductive=True)
     prototypes = support.mean(axis=-2)
@@ -164,8 +172,9 @@ def test_transductive_prototypes_are_one_soft_k_means_step_and_change_the_scores
         tau = np.mean(squared.min(axis=1))
         weights = np.exp(-squared / tau) / np.exp(-squared / tau).sum(axis=1, keepdims=True)
         for c in range(3):
-            expected = (prototypes[trial, c] + weights[:, c] @ queries[trial]) / (1 + weights[:, c].sum())
-            np.testing.assert_allclose(refined[trial, c], expected, rtol=1e-10)
+            # Each support image counts once and each query by its weight: the mean of all of them.
+            total = support[trial, c].sum(axis=0) + weights[:, c] @ queries[trial]
+            np.testing.assert_allclose(refined[trial, c], total / (shots + weights[:, c].sum()), rtol=1e-10)
     # Without the flag the prototypes stay the support means; with it the scores use the refined ones.
     np.testing.assert_array_equal(EmbeddingEnsemble(Pixels()).refine_prototypes(prototypes, support, queries),
                                   prototypes)
