@@ -37,7 +37,7 @@ def drawers_of_runs(evaluation, runs) -> list[dict]:
 
     def drawers(images):
         found = [where.get(hashlib.sha256(image.tobytes()).hexdigest()) for image in images]
-        return sorted({re.search(r"_(\d+)\.png$", path).group(1) if path else "not found" for path in found})
+        return sorted({re.search(r"_(\d+)\.png\b", path).group(1) if path else "not found" for path in found})
 
     return [{"run": number + 1, "training_drawers": drawers(run.support_images), "test_drawers": drawers(run.query_images)}
             for number, run in enumerate(runs)]
