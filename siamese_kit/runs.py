@@ -98,6 +98,35 @@ def split_dataset(imageset: ImageSet, spec: SplitSpec) -> dict[str, ImageSet]:
             for part, s in parts.items()}
 
 
+# Fewer validation or test classes than this cannot measure an open set: every impostor pair would come from
+# the same handful of classes, so the numbers say more about those classes than about unseen ones.
+OPEN_SET_MIN_CLASSES = 5
+
+
+def open_set_warning(parts: dict[str, ImageSet], spec: SplitSpec) -> str | None:
+    """What is wrong with an open-set split too thin to measure, in words, or None when it is fine.
+
+    Args:
+        parts: from `split_dataset`.
+        spec: the split that made them.
+
+    Returns:
+        a message naming the counts of classes in each part and the fixes, when the split divides classes
+        and its validation or test part has fewer than `OPEN_SET_MIN_CLASSES` classes; else None.
+    """
+    if spec.kind != "classes":
+        return None
+    counts = {part: int((subset.class_counts() > 0).sum()) for part, subset in parts.items()}
+    thin = [part for part in ("validation", "test") if counts[part] < OPEN_SET_MIN_CLASSES]
+    if not thin:
+        return None
+    return (f"the open split leaves {counts['train']} training, {counts['validation']} validation and {counts['test']} "
+            f"test classes: {' and '.join(thin)} with under {OPEN_SET_MIN_CLASSES} classes cannot measure how the model "
+            "meets classes it never saw (its threshold and scores would rest on a handful of classes). Add classes, "
+            "raise --validation-fraction / --test-fraction, or use --split images to test on new images of the "
+            "classes it trains on.")
+
+
 def _split_images(imageset: ImageSet, fraction: float, seed: int, part: str) -> tuple[ImageSet, ImageSet]:
     try:
         return imageset.split(fraction, seed=seed)
@@ -274,4 +303,5 @@ class RunFolder:
         return parts
 
 
-__all__ = ["PARTS", "RUN_FORMAT", "SPLITS", "RunFolder", "SplitSpec", "describe_parts", "pixel_digests", "split_dataset"]
+__all__ = ["OPEN_SET_MIN_CLASSES", "PARTS", "RUN_FORMAT", "SPLITS", "RunFolder", "SplitSpec", "describe_parts",
+           "open_set_warning", "pixel_digests", "split_dataset"]

@@ -237,6 +237,26 @@ def test_the_other_recipes_train_and_report_on_your_images(digit_tree, tmp_path,
         assert list(out.glob("gallery-*-index/hnsw.faiss"))
 
 
+def test_ten_classes_split_open_by_default_are_said_to_be_too_few_to_measure(digit_tree, tmp_path, capsys):
+    out = tmp_path / "ten_digits"
+    with pytest.warns(UserWarning, match=r"leaves 6 training, 2 validation and 2 test classes: validation and test "
+                                         r"with under 5 classes cannot measure"):
+        assert run_command("train", "--data", digit_tree, "--recipe", "contrastive", "--image-size", 28, 28,
+                           "--set", "iterations=20", "--checkpoint-every", 0, "--out", out) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["warnings"]) == 1 and "--split images" in summary["warnings"][0]
+    # A closed split of the same ten digits, or an open split with 5 validation and 5 test classes, says nothing.
+    from siamese_kit.data import DataSource, load_source
+    from siamese_kit.runs import SplitSpec, open_set_warning, split_dataset
+
+    digits = load_source(DataSource(str(digit_tree), image_size=(28, 28))).imageset
+    assert open_set_warning(split_dataset(digits, SplitSpec("images")), SplitSpec("images")) is None
+    from conftest import make_imageset
+
+    twenty = SplitSpec("classes", validation_fraction=0.25, test_fraction=0.25)  # 10 / 5 / 5 classes
+    assert open_set_warning(split_dataset(make_imageset(num_classes=20), twenty), twenty) is None
+
+
 def test_one_shot_on_your_images_does_not_turn_them_into_new_classes_unless_asked():
     from siamese_kit.recipes import OneShotRecipe, recipe_for
 

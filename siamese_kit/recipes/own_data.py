@@ -10,6 +10,7 @@ all training classes (there are no alphabets), and the test is the report of `si
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from ..data.sources.spec import DataSource, load_source
 from ..devices import device_report
 from ..evaluation import calibrate_twin_head
 from ..report import build_report, write_report
-from ..runs import RunFolder, SplitSpec, split_dataset
+from ..runs import RunFolder, SplitSpec, open_set_warning, split_dataset
 from ..training import TerminalMonitor, train_loop
 from ._common import _write_outputs
 from .contrastive import ContrastiveRecipe, train_contrastive
@@ -95,6 +96,9 @@ def run_own_data(
     recipe = recipe_for(recipe_name, settings)
     contents = load_source(data)
     parts = split_dataset(contents.imageset, split)
+    thin_split = open_set_warning(parts, split)
+    if thin_split:
+        warnings.warn(f"{data.source}: {thin_split}", UserWarning, stacklevel=2)
     run = RunFolder(out_dir)
     run.write_start(recipe_name, asdict(recipe), data, split, parts, contents.ignored, contents.skipped)
     device = device_report()
@@ -111,6 +115,7 @@ def run_own_data(
         "n_way_accuracy": report["n_way_accuracy"],
         "counts": {part: {"classes": int((s.class_counts() > 0).sum()), "images": len(s)} for part, s in parts.items()},
         "ignored_files": len(contents.ignored), "skipped_images": len(contents.skipped),
+        "warnings": [thin_split] if thin_split else [],
         "seconds": round(time.perf_counter() - start, 1), "device": device, "settings": asdict(recipe),
     }
     _write_outputs(Path(out_dir), model, summary, {
