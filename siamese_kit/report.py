@@ -5,7 +5,10 @@ computed from those embeddings.
 
 - **Verification** (is this pair the same?): the threshold is chosen on validation pairs and used
   unchanged on test pairs: pair accuracy, ROC AUC, equal error rate, and the true accept rate at
-  false accept rates 1e-2 and 1e-3 (what access control asks).
+  false accept rates 1e-2 and 1e-3 (what access control asks). Pairs are distinct (every pair of a
+  small part, a draw without replacement of a large one; `distinct_pairs`), their counts are reported,
+  a rate is called reliable only when ten distinct impostor pairs stand behind it, and AUC, EER and TAR
+  carry 95% intervals from resampling the test classes (`stats.class_bootstrap`).
 - **Identification** (which known class is it?): N-way K-shot episodes over the test classes, with
   the 95% confidence interval over episodes.
 - **Retrieval** (what else looks like it?): leave-one-out nearest neighbours in embedding space,
@@ -28,14 +31,13 @@ import numpy as np
 from ._files import replace_atomically, write_json
 from .data.streams.episodes import fixed_episodes
 from .data.imageset import ImageSet
-from .data.streams.pairs import fixed_pairs
+from .data.streams.pairs import distinct_pairs
 from .data.streams.seeds import derived_seed
 from .evaluation import (
     best_threshold,
     equal_error_rate,
     hardest_mistakes,
     nearest_neighbours,
-    pair_accuracy,
     pair_scores,
     per_class_accuracy,
     predict_same,
@@ -45,10 +47,11 @@ from .evaluation import (
     true_accept_rate_at,
 )
 from .evaluation.one_shot import episode_hits
-from .stats import accuracy_interval
+from .stats import accuracy_interval, class_bootstrap
 from .search.index import EXACT_BELOW, EmbeddingIndex
 
 FALSE_ACCEPT_RATES = (1e-2, 1e-3)
+BOOTSTRAP_RESAMPLES = 200
 RECALL_KS = (1, 5, 10)
 
 
@@ -61,16 +64,18 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
         test_set: the test part (for an open-set split, classes never trained on).
         validation_set: the validation part, for the threshold.
         seed: seeds the pair sets and episodes.
-        num_pairs: pairs drawn from each part (half same, half different, as a random pair stream draws).
+        num_pairs: the pair budget of each part: up to half of it same-class pairs and half different, each
+            pair distinct (all of a kind when it has fewer).
         ways: classes per identification episode (fewer when the test has fewer classes).
         shots: examples of each class per episode.
         episodes: identification episodes.
         margin: a contrastive model's margin: the threshold is searched within (0, margin].
 
     Returns:
-        `(report, pictures)`: the JSON-ready report (keys `pair_accuracy`, `threshold`, `roc_auc`,
-        `equal_error_rate`, `true_accept_rate`, `n_way_accuracy`, `precision_at_1`, `recall_at_k`,
-        `map_at_r`, `retrieval_search` ("exact", or "hnsw" for a test part of `EXACT_BELOW` images
+        `(report, pictures)`: the JSON-ready report (keys `pair_accuracy` (the mean of the same-pair and
+        different-pair accuracies), `threshold`, `roc_auc`, `equal_error_rate`, `true_accept_rate`,
+        `intervals_95` (class-bootstrap intervals of the last three), `n_way_accuracy`, `precision_at_1`,
+        `recall_at_k`, `map_at_r`, `retrieval_search` ("exact", or "hnsw" for a test part of `EXACT_BELOW` images
         or more), `per_class_accuracy`, `counts`) and the figures by file name, made lazily
         (`pictures[name]()` returns a matplotlib Figure).
     """
@@ -79,15 +84,26 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
     score_kind = model.score_kind
     test_embeddings = model.embed(test_set)
     validation_embeddings = model.embed(validation_set)
-    validation_pairs = fixed_pairs(validation_set, num_pairs, seed=derived_seed(seed, "report validation pairs"),
-                                   mode="random")
-    threshold = best_threshold(pair_scores(model, validation_embeddings, validation_pairs),
-                               validation_pairs.pair_label, score_kind, margin=margin)
-    test_pairs = fixed_pairs(test_set, num_pairs, seed=derived_seed(seed, "report test pairs"), mode="random")
+    validation_pairs = distinct_pairs(validation_set, num_pairs, seed=derived_seed(seed, "report validation pairs"))
+    # The threshold is chosen on as many different pairs as same ones, so it is not pulled towards "different".
+    balanced = _balanced(validation_pairs.pair_label, derived_seed(seed, "report balanced validation"))
+    threshold = best_threshold(pair_scores(model, validation_embeddings, validation_pairs)[balanced],
+                               validation_pairs.pair_label[balanced], score_kind, margin=margin)
+    test_pairs = distinct_pairs(test_set, num_pairs, seed=derived_seed(seed, "report test pairs"))
     scores = pair_scores(model, test_embeddings, test_pairs)
     labels = test_pairs.pair_label
     eer, _ = equal_error_rate(scores, labels, score_kind)
     accept = true_accept_rate_at(scores, labels, score_kind, FALSE_ACCEPT_RATES)
+    called = predict_same(scores, threshold, score_kind)
+    # The mean of the two kinds' accuracies: what half-same random pairs measured, whatever the counts.
+    balanced_accuracy = 0.5 * (float(called[labels == 1].mean()) + float(1 - called[labels == 0].mean()))
+    intervals = class_bootstrap(
+        {"roc_auc": lambda s, l: roc_auc(s, l, score_kind),
+         "equal_error_rate": lambda s, l: equal_error_rate(s, l, score_kind)[0],
+         **{f"true_accept_rate_far_{rate:g}": lambda s, l, rate=rate: true_accept_rate_at(s, l, score_kind, (rate,))[0]
+            .true_accept_rate for rate in FALSE_ACCEPT_RATES}},
+        scores, labels, test_set.labels[test_pairs.index_a], test_set.labels[test_pairs.index_b],
+        resamples=BOOTSTRAP_RESAMPLES, seed=derived_seed(seed, "report class bootstrap"))
 
     classes_present = int((test_set.class_counts() >= shots + 1).sum())
     episode_ways = min(ways, classes_present)
@@ -108,7 +124,7 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
     class_accuracy = per_class_accuracy(test_set.labels, nearest_class, test_set.num_classes)
     present = np.flatnonzero(test_set.class_counts() > 0)
     report = {
-        "pair_accuracy": round(pair_accuracy(scores, labels, threshold, score_kind), 4),
+        "pair_accuracy": round(balanced_accuracy, 4),
         "threshold": round(float(threshold), 6),
         "score_kind": score_kind,
         "roc_auc": round(roc_auc(scores, labels, score_kind), 4),
@@ -121,6 +137,7 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
                 "reliable": a.impostor_pairs * a.false_accept_rate >= 10,
             } for a in accept
         },
+        "intervals_95": {name: [round(low, 4), round(high, 4)] for name, (low, high) in intervals.items()},
         "n_way_accuracy": identification,
         "precision_at_1": round(retrieval.precision_at_1, 4),
         "recall_at_k": {str(k): round(v, 4) for k, v in retrieval.recall_at_k.items()},
@@ -128,15 +145,17 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
         "retrieval_search": "exact" if index is None else index.kind,
         "per_class_accuracy": {test_set.class_names[c]: round(float(class_accuracy[c]), 4) for c in present},
         "counts": {"test_images": len(test_set), "test_classes": len(present),
-                   "validation_images": len(validation_set), "pairs": num_pairs,
-                   "impostor_pairs": int(len(labels) - labels.sum())},
+                   "validation_images": len(validation_set), "pairs": len(labels),
+                   "genuine_pairs": int(labels.sum()), "impostor_pairs": int(len(labels) - labels.sum()),
+                   "pair_budget": num_pairs},
     }
     curve = roc_curve(scores, labels, score_kind)
-    called_same = predict_same(scores, threshold, score_kind)
-    chosen_fpr, chosen_tpr = float(called_same[labels == 0].mean()), float(called_same[labels == 1].mean())
+    chosen_fpr, chosen_tpr = float(called[labels == 0].mean()), float(called[labels == 1].mean())
     mistakes = hardest_mistakes(scores, labels, threshold, score_kind, count=10)
     queries = np.arange(min(6, len(test_set)))
     pictures = {
+        "scores.png": lambda: plotting.score_histograms(scores, labels, threshold, score_kind,
+                                                        title="Test pairs: same and different, and the threshold"),
         "roc.png": lambda: plotting.roc_curve_plot(
             curve.false_positive_rate, curve.true_positive_rate, chosen_point=(chosen_fpr, chosen_tpr, threshold),
             auc=report["roc_auc"], equal_error_rate=report["equal_error_rate"], title="Verification on test pairs"),
@@ -153,6 +172,14 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
             class_accuracy, test_set.class_names, counts=test_set.class_counts()),
     }
     return report, pictures
+
+
+def _balanced(pair_labels: np.ndarray, seed: int) -> np.ndarray:
+    """Indices of as many pairs of the larger kind as the smaller one has (a seeded draw), and all of the smaller."""
+    same, different = np.flatnonzero(pair_labels == 1), np.flatnonzero(pair_labels == 0)
+    keep = min(len(same), len(different))
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.choice(same, keep, replace=False), rng.choice(different, keep, replace=False)]))
 
 
 def write_report(out_dir: str | Path, report: dict, pictures: dict, title: str) -> Path:
@@ -185,14 +212,24 @@ def write_report(out_dir: str | Path, report: dict, pictures: dict, title: str) 
 
 def _html(report: dict, images: dict, title: str) -> str:
     ident = report["n_way_accuracy"]
+    counts, intervals = report["counts"], report["intervals_95"]
+
+    def interval(name):
+        low, high = intervals[name]
+        return f" (95%, classes resampled: {low:.4f} to {high:.4f})"
+
     rows = [
-        ("Pair accuracy (threshold from validation)", f"{report['pair_accuracy']:.4f} at {report['threshold']:.4g}"),
-        ("ROC AUC", f"{report['roc_auc']:.4f}"),
-        ("Equal error rate", f"{report['equal_error_rate']:.4f}"),
+        ("Test pairs, each counted once", f"{counts['genuine_pairs']:,} same-class, {counts['impostor_pairs']:,} "
+                                          "different-class"),
+        ("Pair accuracy (threshold from validation; mean of the two kinds)",
+         f"{report['pair_accuracy']:.4f} at {report['threshold']:.4g}"),
+        ("ROC AUC", f"{report['roc_auc']:.4f}{interval('roc_auc')}"),
+        ("Equal error rate", f"{report['equal_error_rate']:.4f}{interval('equal_error_rate')}"),
     ]
     for key, value in report["true_accept_rate"].items():
         note = "" if value["reliable"] else " (too few impostor pairs to measure this rate; an optimistic bound)"
-        rows.append((f"True accept rate at FAR {key[4:]}", f"{value['true_accept_rate']:.4f}{note}"))
+        rows.append((f"True accept rate at FAR {key[4:]}",
+                     f"{value['true_accept_rate']:.4f}{interval('true_accept_rate_' + key)}{note}"))
     if ident["accuracy"] is not None:
         rows.append((f"{ident['ways']}-way {ident['shots']}-shot accuracy ({ident['episodes']} episodes)",
                      f"{ident['accuracy']:.4f} &plusmn; {ident['interval_95']:.4f} (95%)"))
@@ -204,6 +241,7 @@ def _html(report: dict, images: dict, title: str) -> str:
     ]
     table = "\n".join(f"<tr><th>{html.escape(name)}</th><td>{value}</td></tr>" for name, value in rows)
     captions = {
+        "scores.png": "Scores of the test pairs, same-class and different-class, and the threshold from validation.",
         "roc.png": "ROC curve of the test pairs, the chosen threshold marked.",
         "mistakes.png": "The test pairs the model gets most confidently wrong.",
         "retrieval.png": "Each test image and its nearest other test images.",

@@ -4,6 +4,8 @@ states an accuracy states its 95% interval the same way.
 - `proportion_interval`: right answers out of independent trials (Lake's 400), Wilson's interval.
 - `mean_interval`: the mean of independent draws (episode accuracies, paired gains), +- 1.96 standard
   errors, as few-shot papers report it; `accuracy_interval` applies it to per-episode hits.
+- `class_bootstrap`: pair metrics (ROC AUC, equal error rate, TAR at a FAR) resampled by class, so the
+  interval says how much the number depends on which classes the test part happened to hold.
 """
 
 from __future__ import annotations
@@ -79,4 +81,48 @@ def mean_interval(values) -> tuple[float, float]:
     return float(values.mean()), float(1.96 * values.std(ddof=1) / np.sqrt(len(values)))
 
 
-__all__ = ["Z_95", "accuracy_interval", "mean_interval", "proportion_interval"]
+def class_bootstrap(statistics: dict, scores, pair_labels, classes_a, classes_b, resamples: int = 200,
+                    seed: int = 0) -> dict[str, tuple[float, float]]:
+    """95% percentile intervals of pair statistics, resampling the classes the pairs come from.
+
+    In an open-set test the classes are the sample: another draw of test classes gives other pairs. Each
+    resample draws the test classes with replacement; a same-class pair of class c then counts as often as
+    c was drawn, a different-class pair of a and b as (draws of a) x (draws of b), and each statistic is
+    computed on the pairs so repeated. Resamples without both kinds of pair are skipped.
+
+    Args:
+        statistics: name -> `fn(scores, pair_labels) -> float`.
+        scores: `[P]` pair scores.
+        pair_labels: `[P]` 1 = same class, 0 = different.
+        classes_a: `[P]` the class of each pair's first image.
+        classes_b: `[P]` the class of each pair's second image.
+        resamples: how many class resamples.
+        seed: the resampling seed.
+
+    Returns:
+        name -> `(low, high)`, the 2.5th and 97.5th percentiles.
+
+    Raises:
+        ValueError: with fewer than 2 classes, or no resample holding both kinds of pair.
+    """
+    scores, labels = np.asarray(scores), np.asarray(pair_labels)
+    present, positions = np.unique(np.concatenate([classes_a, classes_b]), return_inverse=True)
+    if len(present) < 2:
+        raise ValueError(f"class_bootstrap: needs pairs from at least 2 classes, got {len(present)}.")
+    first, second = positions[: len(scores)], positions[len(scores):]
+    rng = np.random.default_rng(seed)
+    values = {name: [] for name in statistics}
+    for _ in range(resamples):
+        drawn = rng.multinomial(len(present), np.full(len(present), 1.0 / len(present)))
+        weight = np.where(labels == 1, drawn[first], drawn[first] * drawn[second])
+        repeated = np.repeat(np.arange(len(scores)), weight)
+        if not 0 < labels[repeated].sum() < len(repeated):
+            continue
+        for name, statistic in statistics.items():
+            values[name].append(statistic(scores[repeated], labels[repeated]))
+    if not values or not next(iter(values.values())):
+        raise ValueError("class_bootstrap: no resample held both same and different pairs; add test classes.")
+    return {name: (float(np.percentile(found, 2.5)), float(np.percentile(found, 97.5))) for name, found in values.items()}
+
+
+__all__ = ["Z_95", "accuracy_interval", "class_bootstrap", "mean_interval", "proportion_interval"]

@@ -188,3 +188,66 @@ def test_a_lake_report_interval_counts_the_trials_of_all_its_runs():
                         scores=[np.zeros((20, 20))] * 20)
     assert report.interval() == proportion_interval(380, 400)
     assert report.interval() != proportion_interval(19, 20)
+
+
+class ClassSpots:
+    """A stand-in tower: the pixels are the embedding (no training, so every pair score is known)."""
+
+    score_kind = "distance"
+
+    def embed(self, images, batch_size=512):
+        pixels = np.asarray(getattr(images, "images", images), np.float32)
+        return pixels.reshape(len(pixels), -1) / 255.0
+
+
+def spotted_set(classes, per_class, seed):
+    """Images whose class is a bright spot at its own place, with noise: separable but not perfectly."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(classes), per_class)
+    images = rng.integers(0, 160, (len(labels), 8, 8, 1)).astype(np.uint8)
+    for index, label in enumerate(labels):
+        images[index, label % 8, (label // 8) * 3: (label // 8) * 3 + 3, 0] += 60
+    return ImageSet(images, labels, class_names=[f"class {c}" for c in range(classes)])
+
+
+def test_a_report_on_75_test_images_counts_each_distinct_pair_once_and_gives_class_intervals():
+    from math import comb
+
+    from siamese_kit.report import build_report
+
+    test, validation = spotted_set(15, 5, seed=0), spotted_set(15, 5, seed=1)
+    report, pictures = build_report(ClassSpots(), test, validation, num_pairs=10_000, episodes=50)
+    counts = report["counts"]
+    # Every distinct pair of 75 images: 15 classes x C(5, 2) same-class pairs, the rest different.
+    assert counts["genuine_pairs"] == 15 * comb(5, 2) == 150
+    assert counts["impostor_pairs"] == comb(75, 2) - 150 == 2625 and counts["pairs"] == 2775
+    # 2,625 distinct impostors measure FAR 1% (26 false accepts), not 0.1% (2.6).
+    reliable = {key: value["reliable"] for key, value in report["true_accept_rate"].items()}
+    assert reliable == {"far_0.01": True, "far_0.001": False}
+    for name, key in (("roc_auc", "roc_auc"), ("equal_error_rate", "equal_error_rate")):
+        low, high = report["intervals_95"][name]
+        assert low <= report[key] <= high and high - low > 0.001
+    low, high = report["intervals_95"]["true_accept_rate_far_0.01"]
+    assert low <= report["true_accept_rate"]["far_0.01"]["true_accept_rate"] <= high
+    # A budget below the counts draws each kind without replacement: still no pair twice.
+    small, _ = build_report(ClassSpots(), test, validation, num_pairs=200, episodes=50)
+    assert small["counts"]["genuine_pairs"] == small["counts"]["impostor_pairs"] == 100
+    figure = pictures["scores.png"]()
+    assert [text.get_text() for text in figure.axes[0].get_legend().get_texts()][:2] == [
+        "same class (150 pairs)", "different classes (2,625 pairs)"]
+
+
+def test_distinct_pairs_never_repeat_a_pair_and_take_all_of_a_small_kind():
+    from siamese_kit.data import distinct_pairs
+
+    imageset = spotted_set(15, 5, seed=0)
+    pairs = distinct_pairs(imageset, 1_000, seed=3)
+    assert pairs.pair_label.sum() == 150 and (pairs.pair_label == 0).sum() == 500  # all same, 500 of 2,625 different
+    keys = set(zip(pairs.index_a.tolist(), pairs.index_b.tolist()))
+    assert len(keys) == len(pairs) and (pairs.index_a < pairs.index_b).all()
+    same = imageset.labels[pairs.index_a] == imageset.labels[pairs.index_b]
+    np.testing.assert_array_equal(same, pairs.pair_label == 1)
+    again = distinct_pairs(imageset, 1_000, seed=3)
+    np.testing.assert_array_equal(again.index_b, pairs.index_b)
+    with pytest.raises(DataError, match="two classes"):
+        distinct_pairs(ImageSet(imageset.images[:5], np.zeros(5, int)), 100)

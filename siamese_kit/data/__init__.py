@@ -30,7 +30,7 @@ _EXPORTS = {
     **dict.fromkeys(["load_vinyals_split", "merged_omniglot", "random_character_split", "vinyals_classes"],
                     ".sources.vinyals"),
     # streams/: how they reach training
-    **dict.fromkeys(["PAIR_MODES", "PairSet", "fixed_pairs", "pair_stream"], ".streams.pairs"),
+    **dict.fromkeys(["PAIR_MODES", "PairSet", "distinct_pairs", "fixed_pairs", "pair_stream"], ".streams.pairs"),
     **dict.fromkeys(["EpisodeSet", "episode_stream", "fixed_episodes"], ".streams.episodes"),
     "class_balanced_stream": ".streams.balanced",
     "AffineDistortion": ".streams.augment",

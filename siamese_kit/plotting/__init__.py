@@ -36,7 +36,8 @@ from ._common import (
     _PAIR_WORDS,
     _show_figures_in_notebooks,
 )
-from .curves import _unit_number, confusion_matrix_plot, per_class_accuracy_plot, roc_curve_plot, training_curves
+from .curves import (_unit_number, confusion_matrix_plot, per_class_accuracy_plot, roc_curve_plot, score_histograms,
+                     training_curves)
 from .embeddings import _class_colours, _draw_thumbnails, embedding_scatter
 from .grids import _class_labels, class_mean_grid, image_grid, one_shot_task_grid, retrieval_grid
 from .pair_grids import _join_pair, _score_kind, mistakes_grid, pair_grid, pair_set_grid
@@ -50,6 +51,7 @@ __all__ = [
     "training_curves",
     "confusion_matrix_plot",
     "roc_curve_plot",
+    "score_histograms",
     "per_class_accuracy_plot",
     "mistakes_grid",
     "retrieval_grid",

@@ -339,3 +339,44 @@ def roc_curve_plot(
     if title:
         ax.set_title(title)
     return figure
+
+
+def score_histograms(scores, pair_labels, threshold: float | None = None, score_kind: str = "distance",
+                     title: str | None = "Same and different pairs", ax: Axes | None = None) -> Figure:
+    """The scores of same-class (genuine) and different-class (impostor) pairs as two histograms, with
+    the threshold: how far apart the two kinds lie, and what falls on the wrong side.
+
+    Each histogram is normalised to its own pairs (density), so a small genuine set is as visible as a
+    large impostor set; the legend gives each kind's count.
+
+    Args:
+        scores: `[P]` pair scores.
+        pair_labels: `[P]` 1 = same class, 0 = different.
+        threshold: the decision threshold, drawn as a vertical line; optional.
+        score_kind: `"distance"` or `"similarity"`, for the axis label.
+        title: axes title; `None` for none.
+        ax: axes to draw into; a new figure is made when `None`.
+
+    Returns:
+        The Figure holding the axes.
+
+    Raises:
+        ValueError: when scores and labels differ in length or one kind of pair is missing.
+    """
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(pair_labels)
+    if scores.shape != labels.shape or not (labels == 1).any() or not (labels == 0).any():
+        raise ValueError(f"score_histograms needs one label per score and both kinds of pair, got {scores.shape} "
+                         f"scores and {int((labels == 1).sum())} same / {int((labels == 0).sum())} different pairs.")
+    figure, ax = _figure(ax, (7.0, 3.6))
+    bins = np.linspace(scores.min(), scores.max(), 41)
+    for kind, colour, name in ((1, "#1f77b4", "same class"), (0, "#d62728", "different classes")):
+        ax.hist(scores[labels == kind], bins=bins, density=True, alpha=0.55, color=colour,
+                label=f"{name} ({int((labels == kind).sum()):,} pairs)")
+    if threshold is not None and np.isfinite(threshold):
+        ax.axvline(threshold, color="black", linestyle="--", linewidth=1.2, label=f"threshold {format_score(threshold)}")
+    ax.set_xlabel("distance (small = same)" if score_kind == "distance" else "similarity (large = same)")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return figure

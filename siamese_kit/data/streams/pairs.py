@@ -328,3 +328,80 @@ def fixed_pairs(
         _ClassTables(imageset, negatives), num_pairs, seed, 0, mode, negatives
     )
     return PairSet(index_a.numpy(), index_b.numpy(), pair_label.numpy())
+
+
+def distinct_pairs(imageset: ImageSet, budget: int, seed: int = 0) -> PairSet:
+    """Up to `budget` distinct pairs for measuring, half same-class and half different, none counted twice.
+
+    A pair is unordered and never an image with itself. Each kind takes every pair it has when it has at
+    most `budget // 2` (a 75-image test part has few same-class pairs: all of them), else `budget // 2`
+    drawn uniformly without replacement. Counts then mean what they say: 150 same pairs are 150 pairs,
+    not 150 drawn 32 times each, and a false accept rate of 1% over N different pairs rests on N of them.
+
+    Args:
+        imageset: the images (at least two classes, one of them with two images).
+        budget: the most pairs to return, both kinds together.
+        seed: which pairs, when a kind has more than `budget // 2`.
+
+    Returns:
+        PairSet: the same-class pairs first, then the different-class pairs, each sorted, `index_a <
+        index_b`; pair label 1 = same class, 0 = different.
+
+    Raises:
+        DataError: when `budget` < 2, or the set has no same-class or no different-class pair.
+    """
+    budget = int(budget)
+    if budget < 2:
+        raise DataError(f"distinct_pairs: budget must be at least 2 (one pair of each kind), got {budget}.")
+    labels = np.asarray(imageset.labels)
+    rng = np.random.default_rng(seed)
+    half = budget // 2
+    order = np.argsort(labels, kind="stable")
+    counts = np.bincount(labels)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    same_total = int(np.sum(counts * (counts - 1) // 2))
+    different_total = len(labels) * (len(labels) - 1) // 2 - same_total
+    if same_total == 0 or different_total == 0:
+        raise DataError(f"{imageset.name}: needs {'two images of one class' if same_total == 0 else 'two classes'} "
+                        "to make both kinds of pair.")
+
+    def all_same():
+        found = [order[starts[c] + np.stack(np.triu_indices(n, 1), axis=1)] for c, n in enumerate(counts) if n > 1]
+        return np.concatenate(found)
+
+    def draw_same(size):
+        weights = counts * (counts - 1) / 2.0
+        classes = rng.choice(len(counts), size=size, p=weights / weights.sum())
+        first = rng.integers(0, counts[classes])
+        second = rng.integers(0, counts[classes] - 1)
+        second = second + (second >= first)  # another member of the class, uniformly
+        return order[starts[classes] + first], order[starts[classes] + second]
+
+    def all_different():
+        a, b = np.triu_indices(len(labels), 1)
+        keep = labels[a] != labels[b]
+        return np.stack([a[keep], b[keep]], axis=1)
+
+    def draw_different(size):
+        a = rng.integers(0, len(labels), size)
+        b = rng.integers(0, len(labels), size)
+        keep = labels[a] != labels[b]
+        return a[keep], b[keep]
+
+    parts = []
+    for total, every, draw in ((same_total, all_same, draw_same), (different_total, all_different, draw_different)):
+        if total <= half:
+            chosen = every()
+        else:
+            seen = {}  # insertion-ordered: the first `half` distinct draws, the same for the same seed
+            while len(seen) < half:
+                a, b = draw(2 * (half - len(seen)) + 16)
+                for pair in zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()):
+                    seen.setdefault(pair, None)
+            chosen = np.array(list(seen)[:half])
+        chosen = np.sort(chosen, axis=1)
+        parts.append(chosen[np.lexsort((chosen[:, 1], chosen[:, 0]))])
+    same, different = parts
+    return PairSet(np.concatenate([same[:, 0], different[:, 0]]).astype(np.int64),
+                   np.concatenate([same[:, 1], different[:, 1]]).astype(np.int64),
+                   np.concatenate([np.ones(len(same), np.int64), np.zeros(len(different), np.int64)]))
