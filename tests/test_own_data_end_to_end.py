@@ -82,7 +82,11 @@ def test_the_report_has_every_figure_and_opens_offline(contrastive_run):
     assert report["roc_auc"] > 0.9  # held-out images of the digits, 400 steps: far above chance (0.5)
     assert report["n_way_accuracy"]["ways"] == 5 and report["n_way_accuracy"]["interval_95"] > 0
     page = (contrastive_run / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 5
+    # Six pictures, the same/different score histograms first; the counts and class intervals in the table.
+    assert page.count("data:image/png;base64,") == 6 and page.index("Scores of the test pairs") < page.index("ROC curve")
+    counts = report["counts"]
+    assert f"{counts['genuine_pairs']:,} same-class, {counts['impostor_pairs']:,} different-class" in page
+    assert all(low <= high for low, high in report["intervals_95"].values()) and "classes resampled" in page
     assert "<script" not in page and "http://" not in page and "https://" not in page
 
 
