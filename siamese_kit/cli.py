@@ -100,6 +100,11 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--validation-fraction", type=float, default=0.15, help="with --data (default 0.15)")
     train.add_argument("--test-fraction", type=float, default=0.15, help="with --data (default 0.15)")
     train.add_argument("--split-seed", type=int, default=0, help="with --data: which classes or images go where")
+    train.add_argument("--keep", choices=["best", "last"], default=None,
+                       help="with --data: keep the step with the best validation ROC AUC measured while training, "
+                            "or the last step (default: best for --split classes, last for --split images)")
+    train.add_argument("--validate-every", type=_positive_int, default=None, metavar="N",
+                       help="with --data: measure the validation part every N steps (default: 20 times a run)")
     train.add_argument("--background", default="images_background_small1",
                        help="one-shot and triplet on Omniglot only: the split to train on (default: the 5-alphabet "
                             "minimal split)")
@@ -200,7 +205,8 @@ def _train(args) -> int:
         return _train_own_data(args, settings)
     own_data_flags = [flag for flag, value in (("--image-size", args.image_size), ("--keep-aspect", args.keep_aspect),
                                                ("--skip-bad", args.skip_bad), ("--color", args.color != "gray"),
-                                               ("--split", args.split != "classes")) if value]
+                                               ("--split", args.split != "classes"), ("--keep", args.keep),
+                                               ("--validate-every", args.validate_every)) if value]
     if own_data_flags:
         raise ValueError(f"{', '.join(own_data_flags)} apply to your own images; add --data SOURCE.")
     if args.recipe == "contrastive":
@@ -244,8 +250,10 @@ def _train_own_data(args, settings: dict) -> int:
     data = DataSource(args.data, tuple(args.image_size) if args.image_size else None, args.color,
                       args.keep_aspect, args.skip_bad)
     split = SplitSpec(args.split, args.validation_fraction, args.test_fraction, args.split_seed)
-    checkpoint = _checkpointer(args, recipe_for(args.recipe, settings), extra={"data": data.to_dict()})
-    summary = run_own_data(data, args.recipe, settings, args.out, split=split, checkpoint=checkpoint)
+    checkpoint = _checkpointer(args, recipe_for(args.recipe, settings),
+                               extra={"data": data.to_dict(), "keep": args.keep, "validate_every": args.validate_every})
+    summary = run_own_data(data, args.recipe, settings, args.out, split=split, checkpoint=checkpoint, keep=args.keep,
+                           validate_every=args.validate_every)
     print(json.dumps({k: v for k, v in summary.items() if k != "settings"}))
     print(f"wrote {args.out}: model.keras, run.json, split.json, report.json, report.html")
     return 0
@@ -253,7 +261,7 @@ def _train_own_data(args, settings: dict) -> int:
 
 def _evaluate_run(args) -> int:
     from .recipes.own_data import recipe_for
-    from .report import build_report, write_report
+    from .report import add_validation_curve, build_report, write_report
     from .runs import RunFolder
 
     run = RunFolder(args.model)
@@ -264,7 +272,11 @@ def _evaluate_run(args) -> int:
     seed = recipe.seed if args.seed == 0 else args.seed
     report, pictures = build_report(model, parts["test"], parts["validation"], seed=seed,
                                     margin=getattr(recipe, "margin", None))
-    page = write_report(run.path, report, pictures, title=f"{info['data']['source']}: {info['recipe']} twin, test part")
+    # The curve measured while training stays on the page the evaluation rewrites.
+    summary_file = run.path / "summary.json"
+    add_validation_curve(report, pictures,
+                         json.loads(summary_file.read_text()).get("validation") if summary_file.is_file() else None)
+    page = write_report(run.path, report, pictures, title=f"{info['data']['source']}: {info['recipe']} recipe, test part")
     keys = ("pair_accuracy", "threshold", "roc_auc", "equal_error_rate", "precision_at_1", "map_at_r")
     print(json.dumps({"data": info["data"]["source"], "part": "test", **{k: report[k] for k in keys},
                       "n_way_accuracy": report["n_way_accuracy"]}))

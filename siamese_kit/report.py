@@ -174,6 +174,23 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
     return report, pictures
 
 
+def add_validation_curve(report: dict, pictures: dict, watched: dict | None) -> None:
+    """Adds what a run measured on its validation classes while training to a report and its pictures.
+
+    Args:
+        report: from `build_report` (gains `validation`).
+        pictures: from `build_report` (gains `validation_curve.png`).
+        watched: `ValidationWatch.summary()` (a run's `summary.json` holds it under `validation`), or None
+            for a run that watched nothing: the report is left as it is.
+    """
+    if not watched or not watched.get("steps"):
+        return
+    from . import plotting
+
+    report["validation"] = watched
+    pictures["validation_curve.png"] = lambda: plotting.validation_curve(watched)
+
+
 def _balanced(pair_labels: np.ndarray, seed: int) -> np.ndarray:
     """Indices of as many pairs of the larger kind as the smaller one has (a seeded draw), and all of the smaller."""
     same, different = np.flatnonzero(pair_labels == 1), np.flatnonzero(pair_labels == 0)
@@ -239,6 +256,9 @@ def _html(report: dict, images: dict, title: str) -> str:
         ("mAP@R", f"{report['map_at_r']:.4f}"),
         ("Test set", f"{report['counts']['test_images']} images of {report['counts']['test_classes']} classes"),
     ]
+    if report.get("validation"):
+        # Added by a run that watched its validation classes while training (`siamese_kit.validation`).
+        rows.append(("Step kept (validation ROC AUC while training)", html.escape(report["validation"]["why"])))
     table = "\n".join(f"<tr><th>{html.escape(name)}</th><td>{value}</td></tr>" for name, value in rows)
     captions = {
         "scores.png": "Scores of the test pairs, same-class and different-class, and the threshold from validation.",
@@ -247,6 +267,7 @@ def _html(report: dict, images: dict, title: str) -> str:
         "retrieval.png": "Each test image and its nearest other test images.",
         "embeddings.png": "Test embeddings, coloured by class.",
         "per_class_accuracy.png": "Nearest-neighbour accuracy of each test class, worst first.",
+        "validation_curve.png": "Validation ROC AUC measured while training, and the step the run kept.",
     }
     figures = "\n".join(
         f'<figure><img alt="{html.escape(captions.get(name, name))}" src="data:image/png;base64,{data}">'
@@ -266,4 +287,4 @@ figure{{margin:1.5em 0}}img{{max-width:100%}}figcaption{{color:#555}}</style></h
 """
 
 
-__all__ = ["FALSE_ACCEPT_RATES", "build_report", "write_report"]
+__all__ = ["FALSE_ACCEPT_RATES", "add_validation_curve", "build_report", "write_report"]

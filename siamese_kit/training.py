@@ -164,12 +164,15 @@ class TrainingMonitor:
         self.last_step = 0
         # Set when training ends, so the speed reported afterwards stops falling with the idle time.
         self.ended_at: float | None = None
+        self.validation_steps: list[int] = []
+        self.validation_scores: list[float] = []
 
     def state(self) -> dict:
         """Returns:
         the recorded curve and the unfinished averaging window, as JSON-ready lists (saved with a
         checkpoint so a resumed run continues the same curve)."""
-        return {"steps": list(self.steps), "losses": list(self.losses), "window": list(self._window)}
+        return {"steps": list(self.steps), "losses": list(self.losses), "window": list(self._window),
+                "validation": {"steps": list(self.validation_steps), "scores": list(self.validation_scores)}}
 
     def load_state(self, state: dict | None, step: int) -> None:
         """Continues the curve of a resumed run that had done `step` steps.
@@ -182,6 +185,9 @@ class TrainingMonitor:
             self.steps = [int(s) for s in state["steps"]]
             self.losses = [float(v) for v in state["losses"]]
             self._window = [float(v) for v in state["window"]]
+            watched = state.get("validation") or {}
+            self.validation_steps = [int(v) for v in watched.get("steps", [])]
+            self.validation_scores = [float(v) for v in watched.get("scores", [])]
         self.first_step = self.last_step = int(step)
 
     def start(self, device: str) -> None:
@@ -197,6 +203,16 @@ class TrainingMonitor:
             self.steps.append(step)
             self.losses.append(float(np.mean(self._window)))
             self._window = []
+
+    def update_validation(self, step: int, score: float) -> None:
+        """Called after a validation measurement (`siamese_kit.validation.ValidationWatch`).
+
+        Args:
+            step: steps done when it was measured.
+            score: the validation ROC AUC.
+        """
+        self.validation_steps.append(int(step))
+        self.validation_scores.append(float(score))
 
     def close(self, reason: str) -> None:
         """Called once when training ends; `reason` says why (finished, stopped, ...)."""
@@ -271,6 +287,16 @@ class TerminalMonitor(TrainingMonitor):
         self._bar.update(1)
         if step % self.record_every == 0:
             self._bar.set_postfix({"loss": f"{loss:.4f}", f"{self.unit}_s": f"{self.items_per_second(step):,.0f}"})
+
+    def update_validation(self, step: int, score: float) -> None:
+        super().update_validation(step, score)
+        best = max(self.validation_scores)
+        line = f"step {step}: validation ROC AUC {score:.4f}" + (" (best so far)" if score >= best else
+                                                                    f" (best {best:.4f})")
+        if self._bar is not None:
+            self._bar.write(line, file=self._file)
+        else:
+            print(line, file=self._file, flush=True)
 
     def close(self, reason: str) -> None:
         if self._bar is not None:
@@ -356,6 +382,13 @@ class NotebookMonitor(TrainingMonitor):
         figure = Figure(figsize=(6.0, 3.2), layout="constrained")
         ax = figure.subplots()
         training_curves(self.history(), keys="loss", title=title, ax=ax, x_label="step")
+        if self.validation_steps:
+            # On its own axis: a validation ROC AUC and a training loss share no scale.
+            right = ax.twinx()
+            right.plot(self.validation_steps, self.validation_scores, "o-", color="C1", markersize=3,
+                       label="validation ROC AUC")
+            right.set_ylabel("validation ROC AUC", color="C1")
+            right.tick_params(axis="y", colors="C1")
         # The whole planned run on the x axis, so the curve's length shows the progress.
         ax.set_xlim(0, self.total_steps)
         return figure
@@ -430,7 +463,7 @@ def _in_ipython_kernel() -> bool:
 
 
 def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None, jit_compile: bool = False,
-               checkpoint=None, read_every: int | None = None) -> dict:
+               checkpoint=None, read_every: int | None = None, watch=None) -> dict:
     """A custom training loop: `GradientTape` inside `tf.function`, one step at a time.
 
     It runs the model's own `train_step`, the very function `model.fit` runs, so the two paths
@@ -461,10 +494,14 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
         jit_compile: compile the step with XLA.
         checkpoint: a `Checkpointer`, or None for no checkpoints.
         read_every: read the losses back every this many steps; None uses `monitor.record_every`.
+        watch: a `siamese_kit.validation.ValidationWatch` measuring the model on validation classes
+            as it trains (each score goes to `monitor.update_validation`); at the end the model holds
+            the step the watch keeps (with `keep="best"`, the best one). None watches nothing.
 
     Returns:
         dict with `steps_done` (counting restored steps), `stopped` (bool), `resumed_from` (the
-        restored step, 0 for a new run), `seconds`, and the monitor's `history`.
+        restored step, 0 for a new run), `seconds`, the monitor's `history`, and `kept_step` (the
+        step whose weights the model holds: the watch's choice, else the last step done).
 
     Raises:
         FloatingPointError: if the loss becomes NaN or Inf, naming the first such step (and the last
@@ -502,6 +539,8 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
         if restored is not None:
             first, position = restored.step, restored.next_batch
             monitor.load_state(restored.monitor, first)
+            if watch is not None:
+                watch.load_state((restored.monitor or {}).get("validation"))
     if callable(stream) and not isinstance(stream, tf.data.Dataset):
         stream = stream(position)
     elif position:
@@ -535,8 +574,11 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
             pending.append(step_function(next(iterator)))
             steps_done = step
             save_now = checkpoint is not None and (checkpoint.due(step) or step == steps)
-            if step % read_every == 0 or step == steps or save_now:
+            watch_now = watch is not None and watch.due(step, steps)
+            if step % read_every == 0 or step == steps or save_now or watch_now:
                 read_losses()
+                if watch_now:
+                    monitor.update_validation(step, watch.measure(model, step))
                 if checkpoint is not None and (save_now or monitor.stop_requested):
                     checkpoint.save(model, step, monitor.state())
                 if monitor.stop_requested:
@@ -544,10 +586,12 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
                     break
     finally:
         monitor.close(reason)
+    kept_step = watch.finish(model) if watch is not None else None
     return {
         "steps_done": steps_done,
         "stopped": steps_done < steps,
         "resumed_from": first,
         "seconds": time.perf_counter() - start,
         "history": monitor.history(),
+        "kept_step": steps_done if kept_step is None else kept_step,
     }

@@ -82,8 +82,10 @@ def test_the_report_has_every_figure_and_opens_offline(contrastive_run):
     assert report["roc_auc"] > 0.9  # held-out images of the digits, 400 steps: far above chance (0.5)
     assert report["n_way_accuracy"]["ways"] == 5 and report["n_way_accuracy"]["interval_95"] > 0
     page = (contrastive_run / "report.html").read_text()
-    # Six pictures, the same/different score histograms first; the counts and class intervals in the table.
-    assert page.count("data:image/png;base64,") == 6 and page.index("Scores of the test pairs") < page.index("ROC curve")
+    # Seven pictures (the validation curve measured while training last), the same/different score histograms
+    # first; the counts and class intervals in the table.
+    assert page.count("data:image/png;base64,") == 7 and "Validation ROC AUC measured while training" in page
+    assert page.index("Scores of the test pairs") < page.index("ROC curve")
     counts = report["counts"]
     assert f"{counts['genuine_pairs']:,} same-class, {counts['impostor_pairs']:,} different-class" in page
     assert all(low <= high for low, high in report["intervals_95"].values()) and "classes resampled" in page

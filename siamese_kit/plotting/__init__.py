@@ -37,7 +37,7 @@ from ._common import (
     _show_figures_in_notebooks,
 )
 from .curves import (_unit_number, confusion_matrix_plot, per_class_accuracy_plot, roc_curve_plot, score_histograms,
-                     training_curves)
+                     training_curves, validation_curve)
 from .embeddings import _class_colours, _draw_thumbnails, embedding_scatter
 from .grids import _class_labels, class_mean_grid, image_grid, one_shot_task_grid, retrieval_grid
 from .pair_grids import _join_pair, _score_kind, mistakes_grid, pair_grid, pair_set_grid
@@ -49,6 +49,7 @@ __all__ = [
     "pair_set_grid",
     "embedding_scatter",
     "training_curves",
+    "validation_curve",
     "confusion_matrix_plot",
     "roc_curve_plot",
     "score_histograms",

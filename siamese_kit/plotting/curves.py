@@ -1,4 +1,4 @@
-"""Curves and matrices of training and evaluation: loss and metric curves, confusion matrix, ROC curve."""
+"""Curves and matrices of training and evaluation: loss, metric and validation curves, confusion matrix, ROC curve."""
 
 from __future__ import annotations
 
@@ -98,6 +98,40 @@ def training_curves(
     ax.legend(fontsize=9)
     if title:
         ax.set_title(title)
+    return figure
+
+
+def validation_curve(watched: Mapping, title: str | None = None, ax: Axes | None = None) -> Figure:
+    """The validation ROC AUC measured while training, the best step and the step kept marked.
+
+    Args:
+        watched: `ValidationWatch.summary()` (keys `steps`, `scores`, `best_step`, `kept_step`, `keep`).
+        title: axes title; None says which step was kept.
+        ax: axes to draw into; a new figure is made when None.
+
+    Returns:
+        The Figure holding the axes.
+
+    Raises:
+        ValueError: when `watched` has no measured steps.
+    """
+    steps, scores = list(watched.get("steps", [])), list(watched.get("scores", []))
+    if not steps or len(steps) != len(scores):
+        raise ValueError("validation_curve: watched must hold equal, non-empty `steps` and `scores` lists "
+                         "(ValidationWatch.summary() after training).")
+    figure, ax = _figure(ax, (6.5, 3.6))
+    ax.plot(steps, scores, "o-", color="C1", markersize=3, label="validation ROC AUC")
+    kept = watched.get("kept_step")
+    if kept is not None and kept in steps:
+        ax.axvline(kept, color="0.3", linestyle="--", linewidth=1)
+        ax.plot([kept], [scores[steps.index(kept)]], "o", color="C2", markersize=8,
+                label=f"kept: step {kept} ({watched.get('keep', 'best')})")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("step")
+    ax.set_ylabel("ROC AUC, validation classes")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    ax.set_title(title if title is not None else f"Validation while training: step {kept} kept of {steps[-1]}")
     return figure
 
 

@@ -28,6 +28,7 @@ from ..losses import ContrastiveLoss
 from ..models.encoders import lenet_28, pretrained
 from ..models.twin import SiameseModel
 from ..training import InverseDecay, StepLogger
+from ..validation import validation_callback
 from ._common import OPTIMIZERS, _RecipeSettings, _write_outputs
 
 @dataclass
@@ -105,7 +106,7 @@ def build_contrastive_model(recipe: ContrastiveRecipe, input_shape, num_classes:
 
 def train_contrastive(
     train_set: ImageSet, recipe: ContrastiveRecipe, print_every: int = 500, callbacks=(), checkpoint=None,
-    refresh_centroids: bool = True,
+    refresh_centroids: bool = True, watch=None,
 ) -> tuple[SiameseModel, StepLogger]:
     """Trains the contrastive recipe on a pair stream over `train_set`.
 
@@ -121,6 +122,8 @@ def train_contrastive(
             steps and, with `resume=True`, to continue from; None saves nothing.
         refresh_centroids: recompute the centroids after training; False keeps the training-time
             moving averages (to compare the two).
+        watch: a `siamese_kit.validation.ValidationWatch`: the validation curve is measured while training
+            (in `logger.recorder`) and the model ends with the step the watch keeps.
 
     Returns:
         `(model, logger)`; `logger.history()` holds the loss curve.
@@ -138,6 +141,11 @@ def train_contrastive(
             done, position = restored.step, restored.next_batch
             logger.load_state(restored.monitor, done)
         extra = [CheckpointCallback(checkpoint, done, logger.recorder)]
+    if watch is not None:
+        if checkpoint is not None and restored is not None:
+            watch.load_state((restored.monitor or {}).get("validation"))
+        # Before the checkpoint callback, so each checkpoint holds the curve up to its own step.
+        extra.insert(0, validation_callback(watch, recipe.iterations, done, monitor=logger.recorder))
     if done < recipe.iterations:
         # The stream is seeded per batch number, so starting at the saved one continues the same pairs.
         stream = pair_stream(train_set, recipe.batch_size, seed=recipe.seed, mode="alternate",
@@ -146,6 +154,8 @@ def train_contrastive(
             stream, steps_per_epoch=recipe.iterations - done, epochs=1, verbose=0, shuffle=False,
             callbacks=[logger, *extra, *callbacks],
         )
+    if watch is not None:
+        watch.finish(model)
     if refresh_centroids:
         model.refresh_centroids(train_set)
     return model, logger

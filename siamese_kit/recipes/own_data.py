@@ -22,9 +22,10 @@ from ..data.streams.seeds import derived_seed
 from ..data.sources.spec import DataSource, load_source
 from ..devices import device_report
 from ..evaluation import calibrate_twin_head
-from ..report import build_report, write_report
+from ..report import add_validation_curve, build_report, write_report
 from ..runs import RunFolder, SplitSpec, open_set_warning, split_dataset
 from ..training import TerminalMonitor, train_loop
+from ..validation import ValidationWatch
 from ._common import _write_outputs
 from .contrastive import ContrastiveRecipe, train_contrastive
 from .metric import MetricRecipe, balanced_batches, build_embedding_model
@@ -74,6 +75,8 @@ def run_own_data(
     split: SplitSpec = SplitSpec(),
     checkpoint=None,
     monitor=None,
+    keep: str | None = None,
+    validate_every: int | None = None,
 ) -> dict:
     """Trains a recipe on your own images and writes a complete run folder.
 
@@ -85,9 +88,14 @@ def run_own_data(
         split: how to divide the images (open set, whole classes, by default).
         checkpoint: a `Checkpointer` to save to and resume from.
         monitor: a `TrainingMonitor` for the twin and one-shot recipes; default a progress bar.
+        keep: which step's weights the run keeps: `"best"` (the best validation ROC AUC measured while
+            training) or `"last"`; None means best for an open split (classes the model never trained on,
+            where training longer can make it worse on them) and last for a split by images.
+        validate_every: measure the validation part every this many steps; None: 20 times a run.
 
     Returns:
-        the summary: the report's headline numbers, counts, seconds, device, recipe.
+        the summary: the report's headline numbers, counts, seconds, device, recipe, and `validation` (the
+        curve, the step kept and why).
 
     Raises:
         DataError: for a source, split or image problem, naming it and the fix.
@@ -102,7 +110,12 @@ def run_own_data(
     run = RunFolder(out_dir)
     run.write_start(recipe_name, asdict(recipe), data, split, parts, contents.ignored, contents.skipped)
     device = device_report()
-    model, history = _train(recipe_name, recipe, parts, checkpoint, monitor)
+    keep = keep or ("best" if split.kind == "classes" else "last")
+    watch = ValidationWatch(parts["validation"], validate_every or max(1, recipe.iterations // 20), keep=keep,
+                            seed=recipe.seed,
+                            keep_file=None if checkpoint is None else checkpoint.directory / "best_validation.weights.h5")
+    model, history = _train(recipe_name, recipe, parts, checkpoint, monitor, watch)
+    validation = watch.summary(recipe.iterations)
     if recipe_name == "twin":
         # The sigmoid head is calibrated on the validation classes, never on the test ones.
         calibrate_twin_head(model, parts["validation"], seed=derived_seed(recipe.seed, "calibration pairs"))
@@ -116,24 +129,26 @@ def run_own_data(
         "test_pairs": {kind: report["counts"][f"{kind}_pairs"] for kind in ("genuine", "impostor")},
         "counts": {part: {"classes": int((s.class_counts() > 0).sum()), "images": len(s)} for part, s in parts.items()},
         "ignored_files": len(contents.ignored), "skipped_images": len(contents.skipped),
-        "warnings": [thin_split] if thin_split else [],
+        "warnings": [thin_split] if thin_split else [], "validation": validation,
         "seconds": round(time.perf_counter() - start, 1), "device": device, "settings": asdict(recipe),
     }
     _write_outputs(Path(out_dir), model, summary, {
         "training_curve.png": lambda plotting: plotting.training_curves(history, x_label="step",
                                                                         title=f"{recipe_name} loss while training"),
+        "validation_curve.png": lambda plotting: plotting.validation_curve(validation),
     })
-    write_report(out_dir, report, pictures, title=f"{Path(data.source).name}: {recipe_name} twin, test part")
+    add_validation_curve(report, pictures, validation)
+    write_report(out_dir, report, pictures, title=f"{Path(data.source).name}: {recipe_name} recipe, test part")
     return summary
 
 
-def _train(recipe_name: str, recipe, parts: dict[str, ImageSet], checkpoint, monitor):
-    """The trained model and its loss history."""
+def _train(recipe_name: str, recipe, parts: dict[str, ImageSet], checkpoint, monitor, watch):
+    """The trained model (holding the step the watch keeps) and its loss history."""
     train_set = parts["train"]
     shape = train_set.image_shape
     if recipe_name == "contrastive":
         model, logger = train_contrastive(train_set, recipe, print_every=max(1, recipe.iterations // 10),
-                                          checkpoint=checkpoint)
+                                          checkpoint=checkpoint, watch=watch)
         return model, logger.history()
     if recipe_name == "twin":
         model = build_twin_model(recipe, input_shape=shape)
@@ -170,7 +185,7 @@ def _train(recipe_name: str, recipe, parts: dict[str, ImageSet], checkpoint, mon
 
         monitor = monitor or TerminalMonitor(recipe.iterations, 1, record_every=max(1, recipe.iterations // 200),
                                              unit="episodes")
-    trained = train_loop(model, stream, recipe.iterations, monitor=monitor, checkpoint=checkpoint)
+    trained = train_loop(model, stream, recipe.iterations, monitor=monitor, checkpoint=checkpoint, watch=watch)
     return model, trained["history"]
 
 
