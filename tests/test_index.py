@@ -97,5 +97,22 @@ def test_the_index_benchmark_reports_every_field_on_a_small_run(capsys):
     assert capsys.readouterr().out.splitlines()[-1] == __import__("json").dumps(summary)
     for key in ("vectors", "neighbour_recall_at_10", "speedup_vs_exact", "build_seconds", "memory_mb"):
         assert key in summary
-    assert summary["vectors"] == 20000 and 0.5 < summary["neighbour_recall_at_10"] <= 1.0
-    assert summary["hnsw"]["search_effort"] in (16, 64) and summary["search_effort_chosen_on"] == "validation queries"
+    assert summary["vectors"] == 20000 and summary["search_effort_chosen_on"] == "validation queries"
+    # The effort is the first whose validation recall reached the 0.95 target (or the last tried).
+    runs = summary["validation_runs"]
+    reached = [run["search_effort"] for run in runs if run["neighbour_recall_at_10"] >= 0.95]
+    assert summary["hnsw"]["search_effort"] == (reached[0] if reached else 64)
+    assert [run["search_effort"] for run in runs] == ([16] if reached == [16] else [16, 64])
+    # Fresh test queries, searched at that effort, find about as many of the true 10 nearest.
+    assert summary["neighbour_recall_at_10"] >= 0.92, summary["neighbour_recall_at_10"]
+    assert abs(summary["neighbour_recall_at_10"] - runs[-1]["neighbour_recall_at_10"]) < 0.05
+
+
+def test_the_index_benchmark_counts_shared_neighbours():
+    from support import load_benchmark
+
+    recall_at = load_benchmark("index").recall_at
+    truth = np.array([[1, 2, 9], [7, 8, 9]])
+    assert recall_at(np.array([[1, 2, 3], [4, 5, 6]]), truth) == pytest.approx((2 / 3 + 0) / 2)
+    # Only the first k found count, and order within them does not.
+    assert recall_at(np.array([[9, 2, 1, 7], [9, 8, 7, 0]]), truth) == 1.0
