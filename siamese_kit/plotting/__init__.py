@@ -15,7 +15,9 @@ instead of being stretched to full contrast; RGB images are drawn as they are.
 Files: `_common.py` (figure and axes helpers, colours, image checks, the notebook PNG hook; `show_image`,
 `hide_ticks` and `format_score` are public, for the widgets), `grids.py`
 (images of an ImageSet, one-shot tasks, retrieval), `pair_grids.py` (pairs and mistakes),
-`embeddings.py` (the embedding scatter) and `curves.py` (training curves, confusion matrix, ROC).
+`embeddings.py` (the embedding scatter), `curves.py` (training and validation curves, confusion matrix, ROC,
+score histograms) and `geometry.py` (each loss against the distance it reads, with its gradient's direction;
+2-D embeddings as they train).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ._common import (
 )
 from .curves import (_unit_number, confusion_matrix_plot, per_class_accuracy_plot, roc_curve_plot, score_histograms,
                      training_curves, validation_curve)
+from .geometry import binary_cross_entropy_plot, contrastive_loss_plot, embedding_snapshots, triplet_loss_plot
 from .embeddings import _class_colours, _draw_thumbnails, embedding_scatter
 from .grids import _class_labels, class_mean_grid, image_grid, one_shot_task_grid, retrieval_grid
 from .pair_grids import _join_pair, _score_kind, mistakes_grid, pair_grid, pair_set_grid
@@ -49,6 +52,10 @@ __all__ = [
     "pair_set_grid",
     "embedding_scatter",
     "training_curves",
+    "contrastive_loss_plot",
+    "binary_cross_entropy_plot",
+    "triplet_loss_plot",
+    "embedding_snapshots",
     "validation_curve",
     "confusion_matrix_plot",
     "roc_curve_plot",

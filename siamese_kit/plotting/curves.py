@@ -376,7 +376,8 @@ def roc_curve_plot(
 
 
 def score_histograms(scores, pair_labels, threshold: float | None = None, score_kind: str = "distance",
-                     title: str | None = "Same and different pairs", ax: Axes | None = None) -> Figure:
+                     title: str | None = "Same and different pairs", ax: Axes | None = None,
+                     margin: float | None = None) -> Figure:
     """The scores of same-class (genuine) and different-class (impostor) pairs as two histograms, with
     the threshold: how far apart the two kinds lie, and what falls on the wrong side.
 
@@ -390,6 +391,8 @@ def score_histograms(scores, pair_labels, threshold: float | None = None, score_
         score_kind: `"distance"` or `"similarity"`, for the axis label.
         title: axes title; `None` for none.
         ax: axes to draw into; a new figure is made when `None`.
+        margin: a contrastive loss's margin, drawn as a dotted line (different pairs are pushed out to it
+            and no further); optional, distances only.
 
     Returns:
         The Figure holding the axes.
@@ -402,12 +405,14 @@ def score_histograms(scores, pair_labels, threshold: float | None = None, score_
         raise ValueError(f"score_histograms needs one label per score and both kinds of pair, got {scores.shape} "
                          f"scores and {int((labels == 1).sum())} same / {int((labels == 0).sum())} different pairs.")
     figure, ax = _figure(ax, (7.0, 3.6))
-    bins = np.linspace(scores.min(), scores.max(), 41)
+    bins = np.linspace(scores.min(), max(scores.max(), margin or -np.inf), 41)
     for kind, colour, name in ((1, "#1f77b4", "same class"), (0, "#d62728", "different classes")):
         ax.hist(scores[labels == kind], bins=bins, density=True, alpha=0.55, color=colour,
                 label=f"{name} ({int((labels == kind).sum()):,} pairs)")
     if threshold is not None and np.isfinite(threshold):
         ax.axvline(threshold, color="black", linestyle="--", linewidth=1.2, label=f"threshold {format_score(threshold)}")
+    if margin is not None:
+        ax.axvline(margin, color="0.4", linestyle=":", linewidth=1.5, label=f"margin {format_score(margin)}")
     ax.set_xlabel("distance (small = same)" if score_kind == "distance" else "similarity (large = same)")
     ax.set_ylabel("density")
     ax.legend(fontsize=8)
