@@ -47,7 +47,7 @@ from .evaluation import (
     true_accept_rate_at,
 )
 from .evaluation.one_shot import episode_hits
-from .stats import accuracy_interval, class_bootstrap
+from .stats import MIN_CLASSES_TO_RESAMPLE, accuracy_interval, class_bootstrap
 from .search.index import EXACT_BELOW, EmbeddingIndex
 
 FALSE_ACCEPT_RATES = (1e-2, 1e-3)
@@ -74,7 +74,8 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
     Returns:
         `(report, pictures)`: the JSON-ready report (keys `pair_accuracy` (the mean of the same-pair and
         different-pair accuracies), `threshold`, `roc_auc`, `equal_error_rate`, `true_accept_rate`,
-        `intervals_95` (class-bootstrap intervals of the last three), `n_way_accuracy`, `precision_at_1`,
+        `intervals_95` (class-bootstrap intervals of the last three; None each with fewer than
+        `stats.MIN_CLASSES_TO_RESAMPLE` test classes), `n_way_accuracy`, `precision_at_1`,
         `recall_at_k`, `map_at_r`, `retrieval_search` ("exact", or "hnsw" for a test part of `EXACT_BELOW` images
         or more), `per_class_accuracy`, `counts`) and the figures by file name, made lazily
         (`pictures[name]()` returns a matplotlib Figure).
@@ -97,13 +98,17 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
     called = predict_same(scores, threshold, score_kind)
     # The mean of the two kinds' accuracies: what half-same random pairs measured, whatever the counts.
     balanced_accuracy = 0.5 * (float(called[labels == 1].mean()) + float(1 - called[labels == 0].mean()))
-    intervals = class_bootstrap(
-        {"roc_auc": lambda s, l: roc_auc(s, l, score_kind),
-         "equal_error_rate": lambda s, l: equal_error_rate(s, l, score_kind)[0],
-         **{f"true_accept_rate_far_{rate:g}": lambda s, l, rate=rate: true_accept_rate_at(s, l, score_kind, (rate,))[0]
-            .true_accept_rate for rate in FALSE_ACCEPT_RATES}},
-        scores, labels, test_set.labels[test_pairs.index_a], test_set.labels[test_pairs.index_b],
-        resamples=BOOTSTRAP_RESAMPLES, seed=derived_seed(seed, "report class bootstrap"))
+    resampled = {"roc_auc": lambda s, l: roc_auc(s, l, score_kind),
+                 "equal_error_rate": lambda s, l: equal_error_rate(s, l, score_kind)[0],
+                 **{f"true_accept_rate_far_{rate:g}": lambda s, l, rate=rate: true_accept_rate_at(
+                     s, l, score_kind, (rate,))[0].true_accept_rate for rate in FALSE_ACCEPT_RATES}}
+    if int((test_set.class_counts() > 0).sum()) >= MIN_CLASSES_TO_RESAMPLE:
+        intervals = {name: [round(low, 4), round(high, 4)] for name, (low, high) in class_bootstrap(
+            resampled, scores, labels, test_set.labels[test_pairs.index_a], test_set.labels[test_pairs.index_b],
+            resamples=BOOTSTRAP_RESAMPLES, seed=derived_seed(seed, "report class bootstrap")).items()}
+    else:
+        # Too few test classes to resample: no interval, rather than one of zero width.
+        intervals = {name: None for name in resampled}
 
     classes_present = int((test_set.class_counts() >= shots + 1).sum())
     episode_ways = min(ways, classes_present)
@@ -137,7 +142,7 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
                 "reliable": a.impostor_pairs * a.false_accept_rate >= 10,
             } for a in accept
         },
-        "intervals_95": {name: [round(low, 4), round(high, 4)] for name, (low, high) in intervals.items()},
+        "intervals_95": intervals,
         "n_way_accuracy": identification,
         "precision_at_1": round(retrieval.precision_at_1, 4),
         "recall_at_k": {str(k): round(v, 4) for k, v in retrieval.recall_at_k.items()},
@@ -232,6 +237,9 @@ def _html(report: dict, images: dict, title: str) -> str:
     counts, intervals = report["counts"], report["intervals_95"]
 
     def interval(name):
+        if intervals[name] is None:
+            return (f" (no interval: {counts['test_classes']} test classes are too few to resample; "
+                    f"at least {MIN_CLASSES_TO_RESAMPLE})")
         low, high = intervals[name]
         return f" (95%, classes resampled: {low:.4f} to {high:.4f})"
 

@@ -81,6 +81,11 @@ def mean_interval(values) -> tuple[float, float]:
     return float(values.mean()), float(1.96 * values.std(ddof=1) / np.sqrt(len(values)))
 
 
+# Resampling fewer classes than this gives no interval worth printing: with two test classes the only
+# resample holding both kinds of pair is the two classes themselves, an interval of zero width.
+MIN_CLASSES_TO_RESAMPLE = 5
+
+
 def class_bootstrap(statistics: dict, scores, pair_labels, classes_a, classes_b, resamples: int = 200,
                     seed: int = 0) -> dict[str, tuple[float, float]]:
     """95% percentile intervals of pair statistics, resampling the classes the pairs come from.
@@ -103,12 +108,14 @@ def class_bootstrap(statistics: dict, scores, pair_labels, classes_a, classes_b,
         name -> `(low, high)`, the 2.5th and 97.5th percentiles.
 
     Raises:
-        ValueError: with fewer than 2 classes, or no resample holding both kinds of pair.
+        ValueError: with fewer than `MIN_CLASSES_TO_RESAMPLE` classes, or no resample holding both kinds of pair.
     """
     scores, labels = np.asarray(scores), np.asarray(pair_labels)
     present, positions = np.unique(np.concatenate([classes_a, classes_b]), return_inverse=True)
-    if len(present) < 2:
-        raise ValueError(f"class_bootstrap: needs pairs from at least 2 classes, got {len(present)}.")
+    if len(present) < MIN_CLASSES_TO_RESAMPLE:
+        raise ValueError(f"class_bootstrap: {len(present)} classes are too few to resample (at least "
+                         f"{MIN_CLASSES_TO_RESAMPLE}): nearly every resample would be the same classes again, an "
+                         "interval of no width. Test on more classes.")
     first, second = positions[: len(scores)], positions[len(scores):]
     rng = np.random.default_rng(seed)
     values = {name: [] for name in statistics}
@@ -125,4 +132,4 @@ def class_bootstrap(statistics: dict, scores, pair_labels, classes_a, classes_b,
     return {name: (float(np.percentile(found, 2.5)), float(np.percentile(found, 97.5))) for name, found in values.items()}
 
 
-__all__ = ["Z_95", "accuracy_interval", "class_bootstrap", "mean_interval", "proportion_interval"]
+__all__ = ["MIN_CLASSES_TO_RESAMPLE", "Z_95", "accuracy_interval", "class_bootstrap", "mean_interval", "proportion_interval"]

@@ -237,6 +237,21 @@ def test_a_report_on_75_test_images_counts_each_distinct_pair_once_and_gives_cla
         "same class (150 pairs)", "different classes (2,625 pairs)"]
 
 
+def test_two_test_classes_get_no_interval_rather_than_one_of_no_width(tmp_path):
+    from siamese_kit.report import build_report, write_report
+    from siamese_kit.stats import class_bootstrap
+
+    test, validation = spotted_set(2, 20, seed=0), spotted_set(6, 5, seed=1)
+    report, pictures = build_report(ClassSpots(), test, validation, num_pairs=2_000, episodes=20)
+    assert report["intervals_95"] == {"roc_auc": None, "equal_error_rate": None, "true_accept_rate_far_0.01": None,
+                                      "true_accept_rate_far_0.001": None}
+    page = write_report(tmp_path, report, {}, title="two classes").read_text()
+    assert page.count("no interval: 2 test classes are too few to resample; at least 5") == 4
+    with pytest.raises(ValueError, match="4 classes are too few to resample"):
+        class_bootstrap({"n": lambda s, l: len(s)}, np.zeros(4), np.array([1, 0, 1, 0]), np.array([0, 1, 2, 3]),
+                        np.array([0, 2, 2, 1]))
+
+
 def test_distinct_pairs_never_repeat_a_pair_and_take_all_of_a_small_kind():
     from siamese_kit.data import distinct_pairs
 
