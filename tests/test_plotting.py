@@ -316,29 +316,29 @@ def test_training_curves_rejects_missing_keys():
 # --------------------------------------------------------------------------------------- confusion
 
 
-def test_confusion_matrix_normalised_rows_sum_to_one():
-    matrix = np.array([[8, 2, 0], [1, 3, 0], [0, 0, 5]])
+def test_confusion_matrix_shows_counts_and_scales_the_colours_to_the_mistakes():
+    matrix = np.array([[980, 2, 0], [1, 975, 0], [0, 4, 990]])
     figure = confusion_matrix_plot(matrix, class_names=["x", "y", "z"])
     ax = figure.axes[0]
-    shown = displayed(ax)
-    np.testing.assert_allclose(shown.sum(axis=1), 1.0)
+    shown = ax.images[0].get_array()
+    assert shown.mask.tolist() == np.eye(3, dtype=bool).tolist()  # the diagonal is greyed, not coloured
+    assert ax.images[0].get_clim() == (0.0, 4.0)  # the largest mistake, not the 990 right answers
+    texts = {t.get_text(): t.get_color() for t in ax.texts}
+    assert set(texts) == {"980", "975", "990", "2", "1", "4"}  # counts; an empty off-diagonal cell is blank
+    assert texts["980"] == "0.45" and texts["2"] == "black" and texts["4"] == "white"
     assert ax.get_xlabel() == "predicted" and ax.get_ylabel() == "true"
-    cell_texts = [t.get_text() for t in ax.texts]
-    assert len(cell_texts) == 9 and "0.80" in cell_texts and "0.75" in cell_texts
     assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
     render(figure)
 
 
-def test_confusion_matrix_counts_empty_rows_and_ax():
+def test_confusion_matrix_shares_of_each_row_and_ax():
     matrix = np.array([[4, 1], [0, 0]])
     figure = Figure()
     ax = figure.add_subplot()
-    returned = confusion_matrix_plot(matrix, normalize=False, ax=ax)
+    returned = confusion_matrix_plot(matrix, normalize=True, ax=ax)
     assert returned is figure
-    np.testing.assert_array_equal(displayed(ax), matrix)
-    assert sorted(t.get_text() for t in ax.texts) == ["0", "0", "1", "4"]
-    normalised = displayed(confusion_matrix_plot(matrix).axes[0])
-    np.testing.assert_allclose(normalised, [[0.8, 0.2], [0.0, 0.0]])  # no NaN for an empty row
+    np.testing.assert_allclose(np.asarray(displayed(ax)), [[0.8, 0.2], [0.0, 0.0]])  # no NaN for an empty row
+    assert sorted(t.get_text() for t in ax.texts) == ["0.0%", "20.0%", "80.0%"]
 
 
 def test_confusion_matrix_skips_cell_text_past_twenty_classes_and_rejects_bad_shapes():
@@ -632,3 +632,13 @@ def test_retrieval_grid_rejects_bad_input_naming_the_argument():
         retrieval_grid(*args, neighbours, query_labels, gallery_labels, class_names=["a"])
     with pytest.raises(ValueError, match="gallery_images"):
         retrieval_grid(queries, gallery.reshape(14, 64), neighbours, query_labels, gallery_labels)
+
+
+def test_roc_on_a_log_false_positive_axis_starts_at_the_smallest_measured_rate():
+    fpr = np.array([0.0, 0.0005, 0.002, 0.01, 0.1, 1.0])
+    tpr = np.array([0.0, 0.90, 0.97, 0.99, 0.999, 1.0])
+    ax = roc_curve_plot(fpr, tpr, auc=0.999, log_false_positive_rate=True).axes[0]
+    assert ax.get_xscale() == "log" and ax.get_xlim()[0] == pytest.approx(0.00025)
+    chance = ax.get_lines()[1]
+    assert chance.get_label() == "chance" and (chance.get_xdata() > 0).all()  # nothing lost to log(0)
+    assert roc_curve_plot(fpr, tpr).axes[0].get_xscale() == "linear"

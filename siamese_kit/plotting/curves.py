@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -138,22 +139,25 @@ def validation_curve(watched: Mapping, title: str | None = None, ax: Axes | None
 def confusion_matrix_plot(
     matrix,
     class_names: Sequence[str] | None = None,
-    normalize: bool = True,
+    normalize: bool = False,
     title: str | None = "Confusion matrix",
     ax: Axes | None = None,
 ) -> Figure:
-    """A confusion matrix as an image, rows the true class and columns the predicted one.
+    """A confusion matrix as an image, rows the true class and columns the predicted one, drawn to show
+    the mistakes: the colour scale is set by the off-diagonal cells alone and the diagonal (the images
+    right) is greyed, so a dozen confusions among 10,000 right answers still show.
 
     Args:
         matrix: `[K, K]` counts, `matrix[i, j]` = images of class i predicted as class j.
         class_names: name of each class; defaults to 0 .. K-1.
-        normalize: divide each row by its total, so cells are the fraction of each true class
-            (rows with no images stay 0).
+        normalize: show each row divided by its total (the share of each true class, as a percentage)
+            instead of the counts (rows with no images stay 0).
         title: axes title; `None` for none.
         ax: axes to draw into; a new figure is made when `None`.
 
     Returns:
-        The Figure holding the axes (and a colour bar). Cells show their value for up to 20 classes.
+        The Figure holding the axes (and a colour bar for the mistakes). Up to 20 classes, each cell shows
+        its value: the diagonal in grey, the mistakes in black or white, an empty off-diagonal cell blank.
 
     Raises:
         ValueError: naming `matrix` or `class_names` when the shapes disagree or counts are negative.
@@ -173,24 +177,28 @@ def confusion_matrix_plot(
     if normalize:
         totals = counts.sum(axis=1, keepdims=True)
         shown = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-        top = 1.0
     else:
         shown = counts
-        top = max(float(counts.max()), 1.0)
+    diagonal = np.eye(size, dtype=bool)
+    # The scale belongs to the mistakes: with the diagonal in it, every mistake would be near white.
+    top = max(float(shown[~diagonal].max()) if size > 1 else 0.0, 1e-12 if normalize else 1.0)
+    colours = matplotlib.colormaps["Reds"].with_extremes(bad="0.93")
 
     side = min(4.0 + 0.45 * size, 16.0)
     figure, ax = _figure(ax, (side + 1.2, side))
-    image = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=top, interpolation="nearest")
-    figure.colorbar(image, ax=ax, label="fraction of true class" if normalize else "count", shrink=0.8)
+    image = ax.imshow(np.ma.masked_where(diagonal, shown), cmap=colours, vmin=0.0, vmax=top, interpolation="nearest")
+    figure.colorbar(image, ax=ax, label="share of the true class (mistakes)" if normalize else "mistakes (count)",
+                    shrink=0.8)
     if size <= 20:
-        integral = not normalize and np.all(np.mod(counts, 1) == 0)
         fontsize = 9 if size <= 10 else 6
         for row in range(size):
             for column in range(size):
                 value = shown[row, column]
-                text = f"{int(value)}" if integral else (f"{value:.2f}" if normalize else f"{value:.3g}")
-                ax.text(column, row, text, ha="center", va="center", fontsize=fontsize,
-                        color="white" if value > 0.5 * top else "black")
+                if row != column and value == 0:
+                    continue
+                text = f"{100 * value:.1f}%" if normalize else f"{value:.0f}"
+                colour = "0.45" if row == column else ("white" if value > 0.6 * top else "black")
+                ax.text(column, row, text, ha="center", va="center", fontsize=fontsize, color=colour)
     if size <= 40:
         ax.set_xticks(range(size), class_names, rotation=45 if max(map(len, class_names)) > 2 else 0,
                       ha="right" if max(map(len, class_names)) > 2 else "center")
@@ -268,6 +276,7 @@ def roc_curve_plot(
     equal_error_rate: float | None = None,
     title: str | None = "ROC curve",
     ax: Axes | None = None,
+    log_false_positive_rate: bool = False,
 ) -> Figure:
     """A ROC curve of pair verification, with the chance diagonal and an optional chosen threshold.
 
@@ -287,6 +296,9 @@ def roc_curve_plot(
             legend and marked on the curve at `(eer, 1 - eer)`; optional.
         title: axes title; `None` for none.
         ax: axes to draw into; a new figure is made when `None`.
+        log_false_positive_rate: draw the false positive rate on a log axis (from the smallest non-zero
+            rate measured to 1): at an AUC of 0.999 the linear curve hugs the corner, while a log axis shows
+            how many same pairs are accepted at 1 false accept in 100, 1,000, ...
 
     Returns:
         The Figure holding the axes: the ROC line first, then the dashed chance diagonal, then the
@@ -344,7 +356,8 @@ def roc_curve_plot(
     figure, ax = _figure(ax, (5.5, 5.0))
     label = "ROC" if auc is None else f"ROC (AUC = {auc:.3f})"
     ax.plot(fpr, tpr, color="C0", linewidth=2.0, label=label)
-    ax.plot([0.0, 1.0], [0.0, 1.0], color="grey", linestyle="--", linewidth=1.0, label="chance")
+    chance = np.geomspace(1e-7, 1.0, 200) if log_false_positive_rate else np.array([0.0, 1.0])
+    ax.plot(chance, chance, color="grey", linestyle="--", linewidth=1.0, label="chance")
     if equal_error_rate is not None:
         ax.plot([equal_error_rate], [1.0 - equal_error_rate], linestyle="", marker="D",
                 markersize=7, color="C1", markeredgecolor="black",
@@ -353,7 +366,7 @@ def roc_curve_plot(
         text = f"threshold {format_score(point_threshold)}"
         ax.plot([point_fpr], [point_tpr], linestyle="", marker="o", markersize=9,
                 markerfacecolor="none", markeredgecolor="black", markeredgewidth=2.0,
-                label=f"chosen: FPR {point_fpr:.2f}, TPR {point_tpr:.2f}", zorder=4)
+                label=f"chosen: FPR {point_fpr:.3g}, TPR {point_tpr:.3g}", zorder=4)
         # Text goes toward the middle of the axes, so it stays inside near any edge.
         right = point_fpr <= 0.6
         below = point_tpr >= 0.25
@@ -363,10 +376,16 @@ def roc_curve_plot(
             va="top" if below else "bottom", fontsize=9,
             arrowprops={"arrowstyle": "-", "color": "black", "linewidth": 0.8},
         )
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_aspect("equal")
-    ax.set_xlabel("false positive rate (different pairs called same)")
+    if log_false_positive_rate:
+        smallest = float(fpr[fpr > 0].min()) if (fpr > 0).any() else 1e-3
+        ax.set_xscale("log")
+        ax.set_xlim(smallest / 2, 1.05)
+        ax.set_ylim(-0.02, 1.02)
+    else:
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_aspect("equal")
+    ax.set_xlabel("false positive rate (different pairs called same)" + (", log scale" if log_false_positive_rate else ""))
     ax.set_ylabel("true positive rate (same pairs called same)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)
