@@ -344,9 +344,10 @@ class NotebookMonitor(TrainingMonitor):
         self.status.value = "stopping after this step..."
 
     def _ipython_display_(self):
-        from IPython.display import display
+        from .widgets import display_widget
 
-        display(self.widget)
+        display_widget(self.widget, "Training monitor: a live loss curve and a Stop button (in a running notebook; "
+                                    "the final curve follows as a picture).")
 
     def start(self, device: str) -> None:
         super().start(device)

@@ -250,3 +250,19 @@ def test_snapshot_is_a_picture_of_the_current_decision_threshold_and_ranking(mod
     assert "truth same" in decision and decision.endswith("RIGHT")
     assert compare_title(repicked).get_text() == decision.replace(" | predicted", "\npredicted")
     assert "A: class1 #2    B: class1 #6" in figure_texts(repicked)
+
+
+def test_widgets_say_what_they_are_where_they_cannot_render(model, imageset, monkeypatch):
+    import IPython.display
+
+    from siamese_kit.training import NotebookMonitor
+    from siamese_kit.widgets import PairExplorer
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda data, raw=False: shown.append((data, raw)))
+    PairExplorer(model, imageset)._ipython_display_()
+    NotebookMonitor(10, 4)._ipython_display_()
+    for data, raw in shown:
+        assert raw and "application/vnd.jupyter.widget-view+json" in data  # the live widget, where it runs
+        assert not data["text/plain"].startswith(("VBox(", "HBox("))      # and a sentence, not a repr, elsewhere
+    assert shown[0][0]["text/plain"].startswith("Pair explorer:") and shown[1][0]["text/plain"].startswith("Training monitor:")

@@ -13,7 +13,7 @@ tool here also has `snapshot()`, a static matplotlib Figure of what it shows now
 
 from __future__ import annotations
 
-from ._common import figure_png, image_png, score_pairs
+from ._common import display_widget, figure_png, image_png, score_pairs
 from .drawing import (
     CLEAR_CLASS,
     DRAW_AND_MATCH_CLASS,

@@ -10,6 +10,26 @@ from keras import ops
 from ..distances import paired_distances
 
 
+def display_widget(widget, text: str) -> None:
+    """Displays a widget with `text` as its plain-text fallback instead of its repr.
+
+    Where no kernel runs the widget (a notebook rendered to HTML or read as text, a test's output
+    check), the fallback is all there is: one sentence saying what the widget is reads better than
+    `VBox(children=(HBox(children=(Button(...`.
+
+    Args:
+        widget: an ipywidgets widget.
+        text: what to show in its place where widgets do not render.
+    """
+    from IPython.display import display
+
+    bundle = widget._repr_mimebundle_()
+    # ipywidgets 8 returns the bundle itself; some front ends hand back (data, metadata).
+    data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+    data["text/plain"] = text
+    display(data, raw=True)
+
+
 def figure_png(figure, dpi: int = 80) -> bytes:
     """Renders a matplotlib Figure to PNG bytes, for an `ipywidgets.Image`.
 

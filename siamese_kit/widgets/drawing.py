@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import image_png
+from ._common import display_widget, image_png
 
 
 PAD_CLASS = "siamese-kit-drawing-pad"
@@ -88,9 +88,7 @@ class DrawingPad:
         self._blank_canvas()
 
     def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.canvas)
+        display_widget(self.canvas, "Drawing pad (draws in a running notebook).")
 
     def observe(self, callback) -> None:
         """Calls `callback()` after every finished stroke and after every `clear`.
@@ -364,9 +362,8 @@ class DrawAndMatch:
         self._update()
 
     def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
+        display_widget(self.widget, "Draw and match: a drawing pad and the candidates ranked after every stroke "
+                                    "(interactive in a running notebook; its static pictures follow).")
 
     def drawn_image(self) -> np.ndarray:
         """The drawing as the model sees it: uint8 `[H, W, C]` at the candidates' size and colours."""

@@ -20,7 +20,7 @@ import numpy as np
 from ..data.imageset import ImageSet
 from ..data.streams.pairs import PairSet, fixed_pairs
 from ..evaluation import best_accuracy_threshold, pair_accuracy, predict_same
-from ._common import figure_png, image_png, score_pairs
+from ._common import display_widget, figure_png, image_png, score_pairs
 
 # CSS classes on the widgets a browser test (or a user's stylesheet) needs to find.
 THRESHOLD_CLASS = "siamese-kit-threshold"
@@ -165,9 +165,8 @@ class PairExplorer:
         self._on_query_change()
 
     def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
+        display_widget(self.widget, "Pair explorer: pick two images, see their score and the decision at a threshold "
+                                    "slider (interactive in a running notebook; its static pictures follow).")
 
     # -- picking images -------------------------------------------------------------------------------
 
