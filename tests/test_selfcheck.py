@@ -75,12 +75,12 @@ def loss_from(formula):
 
 
 @pytest.mark.parametrize("formula, words", [
-    (lambda y, d, m: 0.5 * ((1 - y) * d**2 + y * np.maximum(m - d, 0) ** 2), ["swapped", "1 = same"]),
+    (lambda y, d, m: 0.5 * ((1 - y) * d**2 + y * np.maximum(m - d, 0) ** 2), ["other convention", "same_label=0"]),
     (lambda y, d, m: 0.5 * (y * d**2 + (1 - y) * (m - d) ** 2), ["not clamped", "max(margin - d, 0)"]),
     (lambda y, d, m: 0.5 * (y * d + (1 - y) * np.maximum(m - d, 0) ** 2), ["not squared in the same-class"]),
     (lambda y, d, m: 0.5 * (y * d**2 + (1 - y) * np.maximum(m - d, 0)), ["margin term is not squared"]),
     (lambda y, d, m: 0.5 * (y * d**2 + (1 - y) * np.maximum(m - d**2, 0) ** 2), ["squared distance with the margin"]),
-    (lambda y, d, m: y * d**2 + (1 - y) * np.maximum(m - d, 0) ** 2, ["1/2 factor"]),
+    (lambda y, d, m: y * d**2 + (1 - y) * np.maximum(m - d, 0) ** 2, ["no 1/2 factor", "half=False"]),
     (lambda y, d, m: 0.5 * (y * d**2 + (1 - y) * np.maximum(2.0 - d, 0) ** 2), ["margin argument is ignored", "2"]),
 ], ids=["swapped-labels", "no-clamp", "unsquared-distance", "unsquared-hinge", "hinge-on-squared-distance",
         "no-half", "hard-coded-margin"])
@@ -94,7 +94,7 @@ def test_the_contrastive_check_accepts_a_mean_and_tensors_and_catches_a_wrong_me
     assert selfcheck.check_contrastive_loss(lambda y, d, m: np.mean(right(y, d, m)))
     assert selfcheck.check_contrastive_loss(lambda y, d, m: ContrastiveLoss(margin=m)(y, d))
     swapped_mean = loss_from(lambda y, d, m: np.mean(0.5 * ((1 - y) * d**2 + y * np.maximum(m - d, 0) ** 2)))
-    _fails(selfcheck.check_contrastive_loss, swapped_mean, "mean loss", "swapped")
+    _fails(selfcheck.check_contrastive_loss, swapped_mean, "mean loss", "other convention")
     _fails(selfcheck.check_contrastive_loss, lambda y, d, m: right(y, d, m)[:-1], "shape")
     _fails(selfcheck.check_contrastive_loss, lambda y, d, m: None, "return")
 
@@ -754,3 +754,20 @@ def test_the_semi_hard_triplet_check_rejects_bad_arguments_and_a_missing_return(
         selfcheck.check_semi_hard_triplet_loss(1.0)
     with pytest.raises(AssertionError, match="forget the `return`"):
         selfcheck.check_semi_hard_triplet_loss(lambda *args: None)
+
+
+def test_the_contrastive_check_accepts_each_tutorials_convention_when_declared():
+    hadsell = loss_from(lambda y, d, m: 0.5 * ((1 - y) * d**2 + y * np.maximum(m - d, 0) ** 2))  # 0 = similar
+    keras_io = loss_from(lambda y, d, m: y * d**2 + (1 - y) * np.maximum(m - d, 0) ** 2)        # no 1/2
+    assert selfcheck.check_contrastive_loss(hadsell, same_label=0)
+    assert selfcheck.check_contrastive_loss(keras_io, half=False)
+    assert selfcheck.check_contrastive_loss(
+        loss_from(lambda y, d, m: (1 - y) * d**2 + y * np.maximum(m - d, 0) ** 2), same_label=0, half=False)
+    # Declared one way, written the other: the message says which convention the loss follows.
+    right = loss_from(lambda y, d, m: 0.5 * (y * d**2 + (1 - y) * np.maximum(m - d, 0) ** 2))
+    _fails(selfcheck.check_contrastive_loss, right, "other convention", "declare yours with same_label=1", same_label=0)
+    _fails(selfcheck.check_contrastive_loss, right, "1/2 factor", "declared half=False", half=False)
+    with pytest.raises(TypeError, match="same_label must be 1"):
+        selfcheck.check_contrastive_loss(right, same_label=2)
+    with pytest.raises(TypeError, match="half must be True or False"):
+        selfcheck.check_contrastive_loss(right, half="yes")

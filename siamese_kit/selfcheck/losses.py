@@ -33,69 +33,90 @@ def reference_contrastive_loss(pair_labels, distances, margin: float) -> np.ndar
     return np.asarray(ops.convert_to_numpy(values), dtype=np.float64)
 
 
-def _contrastive_variants(y, d, margin, other_margins) -> dict[str, np.ndarray]:
-    """Per-pair losses of common mistakes, each with the explanation a student needs."""
+def _contrastive_variants(y, d, margin, other_margins, half: bool, same_label: int) -> dict[str, np.ndarray]:
+    """Per-pair losses of common mistakes (and of the other conventions), each with the explanation a
+    student needs; `y` is siamese-kit's label (1 = same), the losses are in the student's declared form."""
+    factor = 0.5 if half else 1.0
     hinge = np.maximum(margin - d, 0.0)
     ignored = {
         f"the margin argument is ignored (a fixed margin of {other:g} was used): use the margin you are given.":
-            0.5 * (y * d**2 + (1 - y) * np.maximum(other - d, 0.0) ** 2)
+            factor * (y * d**2 + (1 - y) * np.maximum(other - d, 0.0) ** 2)
         for other in other_margins if other != margin
     }
+    declared = "same_label=1 (siamese-kit's: 1 = same)" if same_label == 1 else "same_label=0 (Hadsell et al.'s: 0 = same)"
+    other_label = 0 if same_label == 1 else 1
+    scaled = ("your loss has no 1/2 factor (the form keras.io and many tutorials use). Both are fine: multiply by "
+              "0.5 for Caffe's and siamese-kit's form, or declare yours with half=False.") if half else (
+              "your loss has the 1/2 factor of Caffe's form, but you declared half=False: drop the 0.5, or the "
+              "declaration.")
     return {
-        "the pair labels are swapped: in siamese-kit 1 = same class (pull together) and 0 = different "
-        "(push apart), so the d**2 term goes with y and the margin term with (1 - y).":
-            0.5 * ((1 - y) * d**2 + y * hinge**2),
+        f"your labels follow the other convention: the check passed {declared}, and your loss pulls together the "
+        f"pairs labelled {other_label}. Both conventions are fine: declare yours with same_label={other_label}, or "
+        "swap the d**2 and margin terms.":
+            factor * ((1 - y) * d**2 + y * hinge**2),
         "the margin term is not clamped at 0: use max(margin - d, 0), so a different pair that is already "
         "further apart than the margin costs nothing.":
-            0.5 * (y * d**2 + (1 - y) * (margin - d) ** 2),
-        "the distance is not squared in the same-class term: it is y * d**2, not y * d.":
-            0.5 * (y * d + (1 - y) * hinge**2),
+            factor * (y * d**2 + (1 - y) * (margin - d) ** 2),
+        "the distance is not squared in the same-class term: it is d**2 for a same pair, not d.":
+            factor * (y * d + (1 - y) * hinge**2),
         "the margin term is not squared: it is max(margin - d, 0)**2.":
-            0.5 * (y * d**2 + (1 - y) * hinge),
+            factor * (y * d**2 + (1 - y) * hinge),
         "you compared the squared distance with the margin (max(margin - d**2, 0)); the hinge takes the "
         "distance itself.":
-            0.5 * (y * d**2 + (1 - y) * np.maximum(margin - d**2, 0.0) ** 2),
-        "the 1/2 factor is missing: Caffe's contrastive loss is 0.5 * (...).":
-            y * d**2 + (1 - y) * hinge**2,
+            factor * (y * d**2 + (1 - y) * np.maximum(margin - d**2, 0.0) ** 2),
+        scaled: (1.0 if half else 0.5) * (y * d**2 + (1 - y) * hinge**2),
         **ignored,
     }
 
 
-def check_contrastive_loss(student_fn, margin: float = 2.0, seed: int = 0) -> bool:
-    """Checks a contrastive loss against `siamese_kit.losses.ContrastiveLoss`.
+def check_contrastive_loss(student_fn, margin: float = 2.0, seed: int = 0, same_label: int = 1,
+                           half: bool = True) -> bool:
+    """Checks a contrastive loss against `siamese_kit.losses.ContrastiveLoss`, in the convention you declare.
 
-    The function is called as `student_fn(pair_labels, distances, margin)` with float32 arrays `[N]`
-    (pair label 1 = same class, 0 = different class) and must return either the per-pair losses `[N]`
-    or their mean (a scalar). The distances span 0 to 1.5 x margin, so some different pairs are
-    already past the margin.
+    The function is called as `student_fn(pair_labels, distances, margin)` with float32 arrays `[N]` and
+    must return either the per-pair losses `[N]` or their mean (a scalar). The distances span 0 to 1.5 x
+    margin, so some different pairs are already past the margin. Tutorials disagree on conventions, and
+    none of them is a mistake: siamese-kit (and Caffe) label a same pair 1 and halve the loss; Hadsell et
+    al. label a similar pair 0; keras.io and many others leave out the 1/2. Declare yours.
 
     Args:
         student_fn: the function to check.
         margin: the margin passed to `student_fn` (the MNIST recipe uses 2.0); a second, different
             margin is also tried, so a hard-coded margin is caught.
         seed: seed of the random inputs.
+        same_label: the pair label your loss gives a same-class pair: 1 (siamese-kit, Caffe, keras.io) or
+            0 (Hadsell, Chopra & LeCun 2006).
+        half: whether your loss carries Caffe's 1/2 factor (`0.5 * (...)`) or not.
 
     Returns:
         True, after printing a line starting with "✓".
 
     Raises:
         AssertionError: naming the first pair that differs (label, distance, margin, expected and
-            returned loss) and the likely cause (swapped labels, a missing clamp, a squared or
-            unsquared distance, a missing 1/2, an ignored margin).
-        TypeError: if `student_fn` is not callable, `margin` is not a positive number or `seed` not an int.
+            returned loss) and the likely cause (the other label convention, a missing clamp, a squared or
+            unsquared distance, the 1/2 factor, an ignored margin).
+        TypeError: if `student_fn` is not callable, `margin` is not a positive number, `seed` not an int,
+            `same_label` not 0 or 1 or `half` not a bool.
     """
     _check_function(student_fn, "check_contrastive_loss")
     _check_seed(seed, "check_contrastive_loss")
     if isinstance(margin, bool) or not isinstance(margin, (int, float, np.floating, np.integer)) or not margin > 0:
         raise TypeError(f"check_contrastive_loss: margin must be a number > 0, got {margin!r}.")
+    if isinstance(same_label, bool) or same_label not in (0, 1):
+        raise TypeError(f"check_contrastive_loss: same_label must be 1 (siamese-kit's convention) or 0 (Hadsell "
+                        f"et al.'s), got {same_label!r}.")
+    if not isinstance(half, bool):
+        raise TypeError(f"check_contrastive_loss: half must be True or False, got {half!r}.")
+    scale = 1.0 if half else 2.0
     rng = np.random.default_rng(seed)
     for trial_margin in (float(margin), float(margin) * 0.6 + 0.3):
-        labels = np.tile([1.0, 0.0], 6).astype(np.float32)
+        labels = np.tile([1.0, 0.0], 6).astype(np.float32)  # siamese-kit's: 1 = same
         rng.shuffle(labels)
+        given = labels if same_label == 1 else (1.0 - labels).astype(np.float32)
         distances = rng.uniform(0.05, 1.5 * trial_margin, size=labels.shape).astype(np.float32)
         distances[np.flatnonzero(labels == 0)[0]] = 1.4 * trial_margin  # a different pair past the margin
-        expected = reference_contrastive_loss(labels, distances, trial_margin)
-        got = _as_array(student_fn(labels, distances, trial_margin), "student_fn(pair_labels, distances, margin)")
+        expected = scale * reference_contrastive_loss(labels, distances, trial_margin)
+        got = _as_array(student_fn(given, distances, trial_margin), "student_fn(pair_labels, distances, margin)")
         if got.ndim == 0:
             if abs(float(got) - expected.mean()) <= TOLERANCE * max(1.0, abs(expected.mean())):
                 continue
@@ -110,8 +131,10 @@ def check_contrastive_loss(student_fn, margin: float = 2.0, seed: int = 0) -> bo
                 f"(shape {expected.shape}) or their mean (a scalar), got shape {got.shape}."
             )
         y, d = labels.astype(np.float64), distances.astype(np.float64)
-        cause = "compare your formula with 0.5 * (y * d**2 + (1 - y) * max(margin - d, 0)**2)."
-        for explanation, variant in _contrastive_variants(y, d, trial_margin, (1.0, float(margin))).items():
+        cause = (f"compare your formula with {'0.5 * ' if half else ''}(s * d**2 + (1 - s) * max(margin - d, 0)**2), "
+                 f"s = 1 for a same pair.")
+        for explanation, variant in _contrastive_variants(y, d, trial_margin, (1.0, float(margin)), half,
+                                                          same_label).items():
             if (per_pair is not None and _close(per_pair, variant)) or (
                 per_pair is None and abs(compare - variant.mean()) <= TOLERANCE * max(1.0, abs(variant.mean()))
             ):
@@ -122,10 +145,12 @@ def check_contrastive_loss(student_fn, margin: float = 2.0, seed: int = 0) -> bo
         else:
             i = int(np.flatnonzero(~np.isclose(per_pair, expected, rtol=TOLERANCE, atol=TOLERANCE))[0])
             kind = "same" if labels[i] == 1 else "different"
-            detail = (f"pair {i} (label {int(labels[i])} = {kind}, distance {distances[i]:.4f}, margin "
+            detail = (f"pair {i} (label {int(given[i])} = {kind}, distance {distances[i]:.4f}, margin "
                       f"{trial_margin:g}): expected loss {expected[i]:.4f}, got {per_pair[i]:.4f}")
         raise AssertionError(f"check_contrastive_loss, {detail}. Likely cause: {cause}")
-    return _ok(f"contrastive loss: matches siamese_kit.losses.ContrastiveLoss at margins {margin:g} and "
+    form = ("siamese-kit's convention" if (same_label, half) == (1, True) else
+            f"the convention you declared (same_label={same_label}, half={half})")
+    return _ok(f"contrastive loss: matches siamese_kit.losses.ContrastiveLoss in {form} at margins {margin:g} and "
                f"{float(margin) * 0.6 + 0.3:g}, same and different pairs, inside and past the margin.")
 
 
