@@ -185,9 +185,9 @@ def png_size(data):
 
 
 def test_a_stopped_run_leaves_a_static_png_of_its_loss_curve_saying_so(monkeypatch):
-    import siamese_kit.training as training
+    import siamese_kit.monitors as monitors
 
-    shown = record_displays(training, monkeypatch)
+    shown = record_displays(monitors, monkeypatch)
     monitor = NotebookMonitor(total_steps=100, pairs_per_step=8, record_every=1, plot_every=50)
     original_update = monitor.update
 
@@ -215,9 +215,9 @@ def test_a_stopped_run_leaves_a_static_png_of_its_loss_curve_saying_so(monkeypat
 
 
 def test_a_finished_run_says_finished_and_outside_a_kernel_nothing_is_displayed(monkeypatch):
-    import siamese_kit.training as training
+    import siamese_kit.monitors as monitors
 
-    shown = record_displays(training, monkeypatch)
+    shown = record_displays(monitors, monkeypatch)
     monitor = NotebookMonitor(total_steps=6, pairs_per_step=4, record_every=2, plot_every=3, unit="episodes")
     train_loop(contrastive_model(), pair_stream(make_imageset(), 4), steps=6, monitor=monitor)
     (bundle,), _ = shown[0]
@@ -225,11 +225,11 @@ def test_a_finished_run_says_finished_and_outside_a_kernel_nothing_is_displayed(
     assert "episodes/s" in bundle["text/plain"] and "pairs" not in bundle["text/plain"]
     assert "episodes/s" in monitor.status.value and "pairs/s" not in monitor.status.value
 
-    quiet = record_displays(training, monkeypatch, in_kernel=False)
+    quiet = record_displays(monitors, monkeypatch, in_kernel=False)
     monitor = NotebookMonitor(total_steps=3, pairs_per_step=4)
     train_loop(contrastive_model(), pair_stream(make_imageset(), 4), steps=3, monitor=monitor)
     assert quiet == [] and "finished" in monitor.status.value
-    assert not training._in_ipython_kernel()  # pytest runs no kernel
+    assert not monitors._in_ipython_kernel()  # pytest runs no kernel
 
 
 def test_the_speed_is_worded_in_the_unit_one_step_holds():
