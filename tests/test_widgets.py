@@ -266,3 +266,19 @@ def test_widgets_say_what_they_are_where_they_cannot_render(model, imageset, mon
         assert raw and "application/vnd.jupyter.widget-view+json" in data  # the live widget, where it runs
         assert not data["text/plain"].startswith(("VBox(", "HBox("))      # and a sentence, not a repr, elsewhere
     assert shown[0][0]["text/plain"].startswith("Pair explorer:") and shown[1][0]["text/plain"].startswith("Training monitor:")
+
+
+def test_the_slider_moves_a_line_across_the_score_histograms(model, imageset):
+    explorer = PairExplorer(model, imageset, num_pairs=40, grid_pairs=6)
+    before = explorer.histogram.value
+    explorer.threshold.value = explorer.threshold.min + 2 * explorer.threshold.step
+    assert explorer.histogram.value[:4] == b"\x89PNG" and explorer.histogram.value != before
+    figure = explorer.snapshot(with_grid=True)
+    histogram = figure.subfigs[0].subfigs[1].axes[1]
+    lines = [line.get_xdata()[0] for line in histogram.get_lines()]
+    assert lines == [pytest.approx(explorer.threshold.value)]  # the threshold, drawn over the two kinds
+    assert len(histogram.patches) > 0
+    grid = figure.subfigs[2]
+    assert len([ax for ax in grid.axes if ax.get_title().startswith("Target:")]) == 6
+    assert grid._suptitle.get_text().startswith("The first 6 pairs at threshold")
+    assert len(explorer.snapshot().subfigs) == 2  # without the grid: compare + threshold, and rank

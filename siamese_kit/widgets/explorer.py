@@ -133,6 +133,8 @@ class PairExplorer:
         self.accuracy = widgets.HTML()
         self.accuracy.add_class(ACCURACY_CLASS)
         self.grid = widgets.Image(format="png", layout=widgets.Layout(width="760px"))
+        # The same pairs as two histograms, the threshold a line the slider moves across them.
+        self.histogram = widgets.Image(format="png", layout=widgets.Layout(width="560px"))
 
         # Rank panel.
         self.query_class = widgets.Dropdown(options=classes, value=classes[0][1], description="query", layout=layout)
@@ -154,7 +156,7 @@ class PairExplorer:
             widgets.HBox([widgets.VBox([self.class_a, self.index_a]), widgets.VBox([self.class_b, self.index_b])]),
             widgets.HBox([self.pair_view, self.decision]),
             title(f"Threshold on {len(self.pairs)} pairs"),
-            self.threshold, self.accuracy, self.grid,
+            self.threshold, self.accuracy, self.histogram, self.grid,
             title(f"Rank: the {top_k} nearest images to a query"),
             widgets.HBox([self.query_class, self.query_index]),
             self.ranking_text, self.ranking,
@@ -299,7 +301,15 @@ class PairExplorer:
             score_name="distance" if self.score_kind == "distance" else "P(same)",
         )
         self.grid.value = figure_png(figure, dpi=100)
+        self.histogram.value = figure_png(self._draw_histograms(threshold), dpi=90)
         self._show_decision()
+
+    def _draw_histograms(self, threshold: float, ax=None):
+        from .. import plotting
+
+        return plotting.score_histograms(
+            self.pair_scores, self.pairs.pair_label, threshold, self.score_kind, ax=ax,
+            title=f"{len(self.pairs)} pairs: what falls on the wrong side of {threshold:.3f} is a mistake")
 
     # -- rank -----------------------------------------------------------------------------------------
 
@@ -339,7 +349,7 @@ class PairExplorer:
 
     # -- a static picture -----------------------------------------------------------------------------
 
-    def snapshot(self):
+    def snapshot(self, with_grid: bool = False):
         """The explorer as it stands, as one static matplotlib Figure that outlives the widgets.
 
         Widgets render blank wherever no kernel runs them (HTML pages, GitHub); make this a cell's
@@ -349,12 +359,18 @@ class PairExplorer:
            red and marked WRONG when it is not), titled with the score, the threshold, the
            predicted decision, the truth and RIGHT or WRONG, worded as `decision_text`.
         2. Threshold: the accuracy of the explorer's fixed pair set over the slider's range, with
-           the current threshold marked and its accuracy written beside it.
+           the current threshold marked and its accuracy written beside it, and below it the pair
+           set's scores as same and different histograms with the threshold drawn across them.
         3. Rank: the query and its `top_k` nearest images, same-class ones framed green, others red
            and marked OTHER CLASS.
+        4. With `with_grid=True`: the first `grid_pairs` pairs at the current threshold, as the
+           widget's pair grid shows them.
 
         Like every figure of `siamese_kit.plotting` it is made without pyplot: nothing stays open,
         and a notebook shows it exactly once.
+
+        Args:
+            with_grid: add the pair grid at the current threshold as a fourth panel.
 
         Returns:
             a `matplotlib.figure.Figure`.
@@ -368,8 +384,10 @@ class PairExplorer:
         parts = self._decision_parts()
         images, labels, names = self.imageset.images, self.imageset.labels, self.imageset.class_names
 
-        figure = Figure(figsize=(max(10.0, 1.5 * (self.top_k + 1)), 7.0), layout="constrained")
-        top, bottom = figure.subfigures(2, 1, height_ratios=[1.15, 1.0])
+        rows = [1.6, 1.0] + ([1.3] if with_grid else [])
+        figure = Figure(figsize=(max(10.0, 1.5 * (self.top_k + 1)), 4.5 * sum(rows)), layout="constrained")
+        panels = figure.subfigures(len(rows), 1, height_ratios=rows)
+        top, bottom = panels[0], panels[1]
         compare, curve = top.subfigures(1, 2, width_ratios=[1.0, 1.5])
 
         plotting.pair_grid(
@@ -386,7 +404,9 @@ class PairExplorer:
             color=plotting.CORRECT_COLOUR if same == truly_same else plotting.WRONG_COLOUR,
         )
 
-        self._draw_accuracy_curve(curve.subplots())
+        accuracy_axes, histogram_axes = curve.subplots(2, 1)
+        self._draw_accuracy_curve(accuracy_axes)
+        self._draw_histograms(self.threshold.value, ax=histogram_axes)
 
         indices, scores = self.rank(self._query)
         hits = int(np.sum(labels[indices] == labels[self._query]))
@@ -394,6 +414,16 @@ class PairExplorer:
             self._query, indices, scores, figure=bottom,
             title=f"Rank: {hits} of the {self.top_k} nearest images share the query's class",
         )
+        if with_grid:
+            shown = slice(0, self.grid_pairs)
+            predictions = predict_same(self.pair_scores, self.threshold.value, self.score_kind)
+            plotting.pair_grid(
+                images[self.pairs.index_a[shown]], images[self.pairs.index_b[shown]], self.pairs.pair_label[shown],
+                predictions[shown], self.pair_scores[shown],
+                score_name="distance" if self.score_kind == "distance" else "P(same)", figure=panels[2],
+            )
+            panels[2].suptitle(f"The first {self.grid_pairs} pairs at threshold {self.threshold.value:.3f}",
+                               fontsize=11)
         figure.suptitle(f"Pair explorer: {self.imageset.name} ({len(self.imageset)} images)", fontsize=13)
         return figure
 
