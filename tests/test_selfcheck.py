@@ -771,3 +771,17 @@ def test_the_contrastive_check_accepts_each_tutorials_convention_when_declared()
         selfcheck.check_contrastive_loss(right, same_label=2)
     with pytest.raises(TypeError, match="half must be True or False"):
         selfcheck.check_contrastive_loss(right, half="yes")
+
+
+def test_a_prediction_is_scored_with_its_reasoning_and_never_raises_for_being_wrong(capsys):
+    assert selfcheck.score_prediction("the untrained loss", 0.7, 0.6931, 0.05, "ln 2: a head that knows nothing.")
+    assert "✓ the untrained loss: you predicted 0.7, measured 0.6931" in capsys.readouterr().out
+    assert selfcheck.score_prediction("chance", 0.5, 0.05, 0.01, "one in twenty.") is False
+    assert "✗ chance: you predicted 0.5, measured 0.05, over by 0.45. one in twenty." in capsys.readouterr().out
+    assert selfcheck.score_prediction("chance", None, 0.05, 0.01, "one in twenty.") is None
+    assert "no prediction written; measured 0.05. one in twenty." in capsys.readouterr().out
+    for bad in ("0.5", float("nan"), True):
+        with pytest.raises(TypeError, match="must be a number"):
+            selfcheck.score_prediction("chance", bad, 0.05, 0.01, "")
+    with pytest.raises(TypeError, match="tolerance must be >= 0"):
+        selfcheck.score_prediction("chance", 0.1, 0.05, -1, "")

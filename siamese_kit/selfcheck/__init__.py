@@ -43,11 +43,13 @@ from .losses import (
     reference_prototypical_loss,
     reference_twin_head,
 )
+from .predictions import score_prediction
 from .sampling import check_pair_sampler
 from .triplets import check_semi_hard_triplet_loss, reference_semi_hard_triplet_loss
 from .verification import check_true_accept_rate, reference_true_accept_rate
 
 __all__ = [
+    "score_prediction",
     "check_accuracy_at_threshold",
     "check_binary_cross_entropy",
     "check_class_centroids",
