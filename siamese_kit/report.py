@@ -157,7 +157,9 @@ def build_report(model, test_set: ImageSet, validation_set: ImageSet, seed: int 
     curve = roc_curve(scores, labels, score_kind)
     chosen_fpr, chosen_tpr = float(called[labels == 0].mean()), float(called[labels == 1].mean())
     mistakes = hardest_mistakes(scores, labels, threshold, score_kind, count=10)
-    queries = np.arange(min(6, len(test_set)))
+    # One query from each of up to six classes spread over the test part (its first images are usually one class).
+    spread = present[np.unique(np.linspace(0, len(present) - 1, min(6, len(present))).round().astype(int))]
+    queries = np.array([np.flatnonzero(test_set.labels == label)[0] for label in spread])
     pictures = {
         "scores.png": lambda: plotting.score_histograms(scores, labels, threshold, score_kind,
                                                         title="Test pairs: same and different, and the threshold"),

@@ -266,3 +266,15 @@ def test_distinct_pairs_never_repeat_a_pair_and_take_all_of_a_small_kind():
     np.testing.assert_array_equal(again.index_b, pairs.index_b)
     with pytest.raises(DataError, match="two classes"):
         distinct_pairs(ImageSet(imageset.images[:5], np.zeros(5, int)), 100)
+
+
+def test_the_report_retrieval_picture_asks_from_several_classes():
+    from siamese_kit.report import build_report
+
+    test, validation = spotted_set(15, 5, seed=0), spotted_set(15, 5, seed=1)
+    _, pictures = build_report(ClassSpots(), test, validation, num_pairs=500, episodes=20)
+    figure = pictures["retrieval.png"]()
+    queries = [ax.get_title() for ax in figure.axes if ax.get_title().startswith("query")]
+    # Six queries, one per class, spread over the 15 (the part's first six images are all class 0).
+    assert len(queries) == 6 and len(set(queries)) == 6
+    assert queries[0] == "query: class 0" and queries[-1] == "query: class 14"

@@ -234,6 +234,13 @@ def _class_labels(values, name: str, count: int, what: str) -> np.ndarray:
     return array
 
 
+def _wrapped(name: str, width: int = 13) -> str:
+    """A class name broken over lines of about `width` characters, so neighbouring titles never overlap."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(name, width, break_long_words=True)) or name
+
+
 def retrieval_grid(
     query_images,
     gallery_images,
@@ -343,7 +350,7 @@ def retrieval_grid(
     height, width = queries.shape[1:3]
     cell = 1.5
     figure = _grid_figure(
-        figure, ((k + 1) * cell * max(width / height, 0.6) + 0.3, count * (cell + 0.5) + 0.5), "constrained"
+        figure, ((k + 1) * cell * max(width / height, 0.6) + 0.3, count * (cell + 0.9) + 0.5), "constrained"
     )
     axes = figure.subplots(count, k + 1, squeeze=False)
     for row, query in zip(axes, range(count)):
@@ -352,7 +359,9 @@ def retrieval_grid(
         for spine in row[0].spines.values():
             spine.set_edgecolor("black")
             spine.set_linewidth(2.0)
-        row[0].set_title(f"query: {name_of(query_labels[query])}", fontsize=9, fontweight="bold")
+        query_name = name_of(query_labels[query])
+        row[0].set_title(("query: " if len(query_name) <= 13 else "query:\n") + _wrapped(query_name), fontsize=9,
+                         fontweight="bold")
         for rank, ax in enumerate(row[1:]):
             neighbour = indices[query, rank]
             show_image(ax, gallery[neighbour])
@@ -362,7 +371,7 @@ def retrieval_grid(
             for spine in ax.spines.values():
                 spine.set_edgecolor(colour)
                 spine.set_linewidth(2.0 if correct else 4.0)
-            lines = [f"#{rank + 1} {name_of(gallery_labels[neighbour])}"]
+            lines = [f"#{rank + 1} " + _wrapped(name_of(gallery_labels[neighbour]))]
             if distances is not None:
                 lines.append(f"{score_name} {format_score(distances[query, rank])}")
             if not correct:
