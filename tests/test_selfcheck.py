@@ -374,7 +374,7 @@ def test_every_public_name_is_exported_from_the_package():
     # Every module of the package, so a new one cannot be left out of its exports.
     for part in sorted(p.stem for p in Path(package.__file__).parent.glob("[!_]*.py")):
         module = importlib.import_module(f"siamese_kit.selfcheck.{part}")
-        defined.update({n: f for n, f in vars(module).items() if n.startswith(("check_", "reference_"))})
+        defined.update({n: f for n, f in vars(module).items() if n.startswith(("check_", "reference_", "score_"))})
     assert sorted(package.__all__) == sorted(defined)
     for name, function in defined.items():
         assert getattr(package, name) is function and callable(function), name
