@@ -179,6 +179,23 @@ def test_bad_arguments_are_refused_naming_the_argument():
         SupervisedContrastiveLoss(temperature=0)
 
 
+@pytest.mark.parametrize("mining", ["batch_all", "batch_hard", "semi_hard"])
+def test_normalize_is_the_plain_loss_on_unit_vectors_and_ignores_scale(mining):
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    embeddings = np.random.default_rng(7).normal(size=(8, 5)).astype("float32")
+    unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    on_sphere = TripletLoss(margin=0.2, mining=mining, distance="squared", normalize=True)
+    plain = TripletLoss(margin=0.2, mining=mining, distance="squared")
+    assert float(on_sphere(labels, embeddings)) == pytest.approx(float(plain(labels, unit)), rel=1e-5)
+    # Growing every embedding together changes the plain loss, not the normalised one.
+    assert float(on_sphere(labels, 10 * embeddings)) == pytest.approx(float(on_sphere(labels, embeddings)), rel=1e-5)
+    assert float(plain(labels, 10 * embeddings)) != pytest.approx(float(plain(labels, embeddings)), rel=1e-3)
+    again = keras.losses.deserialize(keras.losses.serialize(on_sphere))
+    assert again.normalize and again.on_unit_sphere and not plain.on_unit_sphere
+    with pytest.raises(ValueError, match="TripletLoss: normalize must be True or False"):
+        TripletLoss(normalize="yes")
+
+
 def test_multi_similarity_survives_a_large_beta():
     # exp(beta * (s - base)) overflows float32 for beta = 500 without the log-sum-exp shift.
     labels, embeddings = next(random_batches(seed=6))

@@ -87,6 +87,21 @@ def test_saved_model_loads_safely_with_its_loss(tmp_path):
     assert again.unit_length and again.score_kind == "distance"
 
 
+def test_a_normalised_triplet_tower_embeds_unit_vectors_and_the_recipe_passes_the_option():
+    from siamese_kit.recipes import MetricRecipe, build_embedding_model
+
+    imageset = make_imageset(num_classes=4, per_class=4)
+    model = embedding_model(TripletLoss(margin=0.2, mining="batch_hard", distance="squared", normalize=True))
+    assert model.unit_length
+    train_loop(model, stream_from(imageset), 3)
+    np.testing.assert_allclose(np.linalg.norm(model.embed(imageset), axis=1), 1.0, rtol=1e-5)
+    assert not embedding_model(TripletLoss(margin=0.2, distance="squared")).unit_length
+    recipe = MetricRecipe(normalize=True, distance="squared", margin=0.2, image_size=8, iterations=1)
+    assert recipe.batch_loss().normalize and build_embedding_model(recipe).unit_length
+    with pytest.raises(ValueError, match="MetricRecipe: normalize must be true or false"):
+        MetricRecipe(normalize="yes")
+
+
 def test_the_evaluation_scores_its_pairs_by_distance():
     imageset = make_imageset(num_classes=4, per_class=4)
     model = embedding_model()

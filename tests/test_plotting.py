@@ -406,11 +406,32 @@ def test_embedding_scatter_thumbnails_only_of_shown_points_in_the_pca_plane():
     ax = figure.axes[0]
     offsets = np.asarray(ax.collections[0].get_offsets())
     boxes = thumbnail_boxes(ax)
-    assert len(boxes) == 12  # no more than the points shown
+    assert 1 <= len(boxes) <= 12  # no more than the points shown (fewer where they crowd)
     for box in boxes:
         assert np.min(np.abs(offsets - np.asarray(box.xy)).sum(axis=1)) < 1e-9
         assert np.asarray(box.offsetbox.get_data()).shape == (8, 8, 3)
     render(figure)
+
+
+def test_thumbnails_never_cover_one_another():
+    from siamese_kit.plotting.embeddings import _in_points, spaced_choice
+
+    imageset = small_set(classes=5, per_class=60)
+    rng = np.random.default_rng(6)
+    points = rng.normal(size=(len(imageset), 2))  # 300 points: 40 thumbnails at random would overlap
+    figure = embedding_scatter(points, imageset.labels, images=imageset.images, thumbnails=40, seed=1)
+    ax = figure.axes[0]
+    centres = _in_points(ax, np.array([box.xy for box in thumbnail_boxes(ax)]))
+    assert 5 <= len(centres) <= 40
+    gaps = np.hypot(*(centres[:, None] - centres[None]).transpose(2, 0, 1))
+    assert gaps[~np.eye(len(centres), dtype=bool)].min() >= 26.0  # a thumbnail's side, in points
+    # The greedy choice itself: spaced, bounded, seeded.
+    xy = rng.uniform(0, 100, size=(500, 2))
+    chosen = spaced_choice(xy, 30, 10.0, seed=2)
+    assert len(chosen) == 30 and np.array_equal(chosen, spaced_choice(xy, 30, 10.0, seed=2))
+    d = np.hypot(*(xy[chosen][:, None] - xy[chosen][None]).transpose(2, 0, 1))
+    assert d[~np.eye(30, dtype=bool)].min() >= 10.0
+    assert len(spaced_choice(np.zeros((9, 2)), 5, 1.0, seed=0)) == 1  # all on one spot: one picture
 
 
 def test_embedding_scatter_without_thumbnails_draws_no_images_and_checks_images():

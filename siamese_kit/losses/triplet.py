@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from ..layers import PACKAGE
+from ..distances import l2_normalize
 from ._batch import FAR, check_distance, distance_matrix, label_masks, masked_mean
 
 MINING = ("batch_all", "batch_hard", "semi_hard")
@@ -31,6 +32,11 @@ class TripletLoss(keras.losses.Loss):
       (FaceNet's semi-hard negative); where there is none, the farthest negative. Averaged over the
       pairs whose anchor has a negative.
 
+    With `normalize=True` every embedding is scaled to unit length before the distances (FaceNet's
+    setting, there with `distance="squared"` and `margin=0.2`): on the unit sphere
+    `|u - v|^2 = 2 (1 - cos(u, v))` lies in [0, 4], so the margin means the same for every tower and
+    the tower cannot satisfy it by growing or shrinking all its embeddings together.
+
     Anchors with no positive in the batch (a class with one image) and batches with one class only
     add nothing; a batch with no valid triplet costs 0, never NaN. Draw batches with
     `class_balanced_stream` so each class brings several images.
@@ -40,6 +46,7 @@ class TripletLoss(keras.losses.Loss):
         mining: `"batch_all"`, `"batch_hard"` or `"semi_hard"`.
         distance: `"euclidean"`, `"squared"` (FaceNet's) or `"cosine"` (`1 - cos`, for unit-free
             embeddings).
+        normalize: L2-normalise the embeddings before measuring them (implied by `"cosine"`).
         name: loss name.
         **kwargs: passed to `keras.losses.Loss`.
 
@@ -54,7 +61,7 @@ class TripletLoss(keras.losses.Loss):
     """
 
     def __init__(self, margin: float = 1.0, mining: str = "semi_hard", distance: str = "euclidean",
-                 name: str = "triplet_loss", **kwargs):
+                 normalize: bool = False, name: str = "triplet_loss", **kwargs):
         super().__init__(name=name, **kwargs)
         if not margin > 0:
             raise ValueError(f"TripletLoss: margin must be > 0, got {margin}.")
@@ -63,8 +70,18 @@ class TripletLoss(keras.losses.Loss):
         self.margin = float(margin)
         self.mining = mining
         self.distance = check_distance(distance, "TripletLoss")
+        if not isinstance(normalize, bool):
+            raise ValueError(f"TripletLoss: normalize must be True or False, got {normalize!r}.")
+        self.normalize = normalize
+
+    @property
+    def on_unit_sphere(self) -> bool:
+        """Whether the loss sees only the embeddings' directions (normalised, or cosine)."""
+        return self.normalize or self.distance == "cosine"
 
     def call(self, y_true, y_pred):
+        if self.normalize:
+            y_pred = l2_normalize(y_pred)
         distances = distance_matrix(y_pred, self.distance)
         positive, negative = label_masks(y_true)
         if self.mining == "batch_hard":
@@ -74,7 +91,8 @@ class TripletLoss(keras.losses.Loss):
         return _semi_hard(distances, positive, negative, self.margin)
 
     def get_config(self):
-        return {**super().get_config(), "margin": self.margin, "mining": self.mining, "distance": self.distance}
+        return {**super().get_config(), "margin": self.margin, "mining": self.mining, "distance": self.distance,
+                "normalize": self.normalize}
 
 
 def _farthest(distances, mask):

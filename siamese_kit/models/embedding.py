@@ -19,8 +19,9 @@ BATCH_LOSSES = (TripletLoss, MultiSimilarityLoss, SupervisedContrastiveLoss)
 
 
 def _compares_directions(loss) -> bool:
-    """Whether the loss sees only the embeddings' directions (cosine), so their lengths mean nothing."""
-    return not isinstance(loss, TripletLoss) or loss.distance == "cosine"
+    """Whether the loss sees only the embeddings' directions (cosine or normalised), so their lengths
+    mean nothing."""
+    return not isinstance(loss, TripletLoss) or loss.on_unit_sphere
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -29,8 +30,8 @@ class EmbeddingModel(keras.Model):
     `SupervisedContrastiveLoss`.
 
     Compile it with an optimizer only; the loss is the model's own (saved with it). Where the loss
-    compares directions only (cosine: multi-similarity, supervised contrastive, a cosine triplet
-    loss), `embed` returns unit-length embeddings, so the Euclidean distance every evaluation uses
+    compares directions only (cosine: multi-similarity, supervised contrastive, a cosine or
+    normalised triplet loss), `embed` returns unit-length embeddings, so the Euclidean distance every evaluation uses
     ranks pairs exactly as the loss did. `score_kind` is `"distance"`.
 
     Under a `tf.distribute` strategy each replica mines within its share of the batch, and the loss it

@@ -31,12 +31,46 @@ def _class_colours(num_classes: int) -> tuple[np.ndarray, bool]:
     return colormaps["turbo"](np.linspace(0.0, 1.0, num_classes)), False
 
 
+# A thumbnail's side in points, and how far apart two thumbnails' centres must be (frame included).
+_THUMBNAIL_POINTS = 26.0
+_THUMBNAIL_SPACING = 1.25 * _THUMBNAIL_POINTS
+
+
+def spaced_choice(xy: np.ndarray, count: int, spacing: float, seed: int) -> np.ndarray:
+    """Up to `count` indices of points at least `spacing` apart (a greedy pass in a seeded order).
+
+    Args:
+        xy: `[N, 2]` positions, in the units of `spacing`.
+        count: the most points to choose.
+        spacing: the least distance between two chosen points.
+        seed: the same seed chooses the same points.
+
+    Returns:
+        int `[M]`, M <= count, sorted.
+    """
+    chosen: list[int] = []
+    for index in np.random.default_rng(seed).permutation(len(xy)):
+        if len(chosen) >= count:
+            break
+        if not chosen or np.min(np.hypot(*(xy[chosen] - xy[index]).T)) >= spacing:
+            chosen.append(int(index))
+    return np.sort(np.array(chosen, dtype=np.int64))
+
+
+def _in_points(ax: Axes, xy: np.ndarray) -> np.ndarray:
+    """The data positions `xy` in points on the page, from the axes' limits and size as laid out now."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    width, height = ax.get_position().size * ax.figure.get_size_inches() * 72.0
+    return np.stack([(xy[:, 0] - x0) / (x1 - x0) * width, (xy[:, 1] - y0) / (y1 - y0) * height], axis=1)
+
+
 def _draw_thumbnails(ax: Axes, xy: np.ndarray, images: np.ndarray, labels: np.ndarray,
                      colours: np.ndarray, count: int, seed: int) -> None:
-    """Draws `count` of the points' images (chosen by `seed`) as small framed pictures at `xy`."""
-    chosen = np.sort(np.random.default_rng(seed).choice(len(xy), min(count, len(xy)), replace=False))
+    """Draws up to `count` of the points' images (chosen by `seed`, none covering another) as small
+    framed pictures at `xy`."""
+    chosen = spaced_choice(_in_points(ax, xy), count, _THUMBNAIL_SPACING, seed)
     height, width = images.shape[1:3]
-    zoom = 26.0 / max(height, width)  # about 26 points across, whatever the image size
+    zoom = _THUMBNAIL_POINTS / max(height, width)  # the same size on the page, whatever the image size
     for index in chosen:
         image = images[index]
         if image.shape[-1] == 1:
@@ -85,8 +119,9 @@ def embedding_scatter(
             black-edged markers in the same projection.
         images: optional image of each embedding, `[N, H, W, C]` (or `[N, H, W]`), pixels 0..255,
             for `thumbnails`.
-        thumbnails: draw this many of the shown points' images (chosen at random by `seed`) as
-            small pictures at their points, each framed in its class colour; 0 for none.
+        thumbnails: draw up to this many of the shown points' images as small pictures at their
+            points, each framed in its class colour, chosen at random by `seed` among points far
+            enough apart that no picture covers another (fewer where the points crowd); 0 for none.
 
     Returns:
         The Figure holding the axes.

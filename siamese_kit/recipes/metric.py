@@ -36,6 +36,8 @@ class MetricRecipe(_RecipeSettings):
         margin: the triplet loss's margin (in the units of `distance`).
         mining: the triplet loss's mining, `"batch_all"`, `"batch_hard"` or `"semi_hard"`.
         distance: the triplet loss's distance, `"euclidean"`, `"squared"` or `"cosine"`.
+        normalize: the triplet loss measures L2-normalised embeddings (FaceNet: with `"squared"` and
+            margin 0.2); the tower's embeddings are then unit length.
         temperature: the supervised contrastive loss's temperature.
         within_group: draw each batch's classes from one group (an Omniglot alphabet).
         distortions: apply random affine distortions to training images.
@@ -54,6 +56,7 @@ class MetricRecipe(_RecipeSettings):
     margin: float = 1.0
     mining: str = "semi_hard"
     distance: str = "euclidean"
+    normalize: bool = False
     temperature: float = 0.1
     within_group: bool = False
     distortions: bool = False
@@ -69,13 +72,15 @@ class MetricRecipe(_RecipeSettings):
             raise ValueError(f"MetricRecipe: distance must be one of {', '.join(DISTANCES)}, got {self.distance!r}.")
         if self.mining not in MINING:
             raise ValueError(f"MetricRecipe: mining must be one of {', '.join(MINING)}, got {self.mining!r}.")
+        if not isinstance(self.normalize, bool):
+            raise ValueError(f"MetricRecipe: normalize must be true or false, got {self.normalize!r}.")
         if not self.learning_rate > 0:
             raise ValueError(f"MetricRecipe: learning_rate must be > 0, got {self.learning_rate}.")
 
     def batch_loss(self):
         """The recipe's loss object."""
         if self.loss == "triplet":
-            return TripletLoss(self.margin, self.mining, self.distance)
+            return TripletLoss(self.margin, self.mining, self.distance, normalize=self.normalize)
         if self.loss == "multi_similarity":
             return MultiSimilarityLoss()
         return SupervisedContrastiveLoss(self.temperature)
