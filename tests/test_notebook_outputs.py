@@ -39,10 +39,10 @@ FLOORS = {
     "09": lambda s: (s["roc_auc"] >= 0.80 and s["n_way_accuracy"] >= 0.5 and s["identify_top1"] >= 0.3
                      and s["seconds"] <= 5 * 60),
     # Unseen characters, 20-way within an alphabet (chance 0.05): the better mining far above it; the
-    # index keeps exact search's answers.
+    # index keeps exact search's answers. Three towers (batch-hard, semi-hard, batch-hard on the sphere).
     "10": lambda s: (max(s["batch_hard_twenty_way"], s["semi_hard_twenty_way"]) >= 0.6
                      and max(s["batch_hard_map_at_r"], s["semi_hard_map_at_r"]) >= 0.25
-                     and s["hnsw_neighbour_recall_at_10"] >= 0.95 and s["seconds"] <= 6 * 60),
+                     and s["hnsw_neighbour_recall_at_10"] >= 0.95 and s["seconds"] <= 8 * 60),
 }
 
 
@@ -129,13 +129,18 @@ def test_the_floors_fail_a_run_at_chance():
                              "semi_hard_map_at_r": 0.01, "hnsw_neighbour_recall_at_10": 1.0, "seconds": 280})
 
 
-# The distance-space pictures each lesson draws (issue 28): the cell that calls the function must hold its PNG.
+# The pictures each lesson draws (issue 28): the cell holding the call must hold its PNG. Distance-space
+# pictures, the grids chosen to show failures, and the ideas 06-08 open by hand.
 PICTURES = {
-    "02": ("contrastive_loss_plot", "score_histograms", "embedding_snapshots", "confusion_matrix_plot"),
-    "03": ("binary_cross_entropy_plot",),
-    "05": ("score_histograms", "roc_curve_plot", "confusion_matrix_plot"),
-    "09": ("validation_curve",),
-    "10": ("triplet_loss_plot",),
+    "02": ("plotting.contrastive_loss_plot(", "plotting.score_histograms(", "plotting.embedding_snapshots(",
+           "plotting.confusion_matrix_plot("),
+    "03": ("plotting.binary_cross_entropy_plot(",),
+    "05": ("plotting.score_histograms(", "plotting.roc_curve_plot(", "plotting.confusion_matrix_plot("),
+    "06": ("plotting.retrieval_grid(", "plotting.one_shot_task_grid(", "plotting.embedding_scatter("),
+    "07": ("same_right = ",),                       # the accuracy line as two counts, by hand
+    "08": ("def capsule(",),                        # the rasteriser by hand beside pad.image()
+    "09": ("plotting.validation_curve(",),
+    "10": ("plotting.triplet_loss_plot(",),
 }
 
 
@@ -143,9 +148,9 @@ PICTURES = {
 def test_each_lesson_shows_its_distance_space_pictures(number):
     path = next(p for p in LESSONS if p.name.startswith(number + "_"))
     missing = []
-    for function in PICTURES[number]:
-        drawn = [cell for cell in _cells(path) if cell.cell_type == "code" and f"plotting.{function}(" in cell.source
+    for marker in PICTURES[number]:
+        drawn = [cell for cell in _cells(path) if cell.cell_type == "code" and marker in cell.source
                  and any("image/png" in output.get("data", {}) for output in _outputs(cell))]
         if not drawn:
-            missing.append(function)
+            missing.append(marker)
     assert not missing, f"{path.name}: no committed picture from {missing}"
