@@ -102,6 +102,17 @@ def ranges(runs: dict) -> dict:
     return table
 
 
+def markdown_table(table: dict) -> str:
+    """The ranges as the table docs/teaching.md carries: notebook, number, seed 0, range, mean, seeds."""
+    lines = ["| notebook | number | seed 0 (committed) | range over the seeds | mean | seeds |", "|---|---|---|---|---|---|"]
+    for number, keys in table.items():
+        for key, row in keys.items():
+            committed = row["by_seed"].get("0")
+            lines.append(f"| {number} | `{key}` | {committed if committed is not None else '-'} | "
+                         f"{row['min']:.4f} to {row['max']:.4f} | {row['mean']:.4f} | {row['seeds']} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notebooks", nargs="+", default=list(HEADLINES), choices=list(HEADLINES))
@@ -110,7 +121,14 @@ def main(argv=None) -> int:
     parser.add_argument("--committed", action="store_true",
                         help="read seed 0 from the committed notebooks' outputs (class size) instead of running it")
     parser.add_argument("--json", type=Path, help="write (and resume from) this file")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the --json file's ranges as docs/teaching.md's table and run nothing")
     args = parser.parse_args(argv)
+    if args.markdown:
+        if not args.json or not args.json.exists():
+            raise SystemExit("teaching_ranges: --markdown reads the file given with --json; there is none")
+        print(markdown_table(ranges(json.loads(args.json.read_text())["runs"])))
+        return 0
 
     record = {"command": "python benchmarks/" + " ".join(shlex.quote(a) for a in [Path(__file__).name, *(argv or sys.argv[1:])]),
               "size": args.size, "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "runs": {}}

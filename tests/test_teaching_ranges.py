@@ -42,6 +42,11 @@ def test_a_sweep_gives_ranges_resumes_and_checks_the_seed_reached_the_notebook(m
     benchmark.main(["--notebooks", "09", "--seeds", "0", "1", "2", "--json", str(out)])
     assert calls == [("09", 0), ("09", 1), ("09", 2)]  # the second sweep ran only the missing seed
     assert json.loads(out.read_text())["ranges"]["09"]["roc_auc"]["seeds"] == 3
+    capsys.readouterr()
+    benchmark.main(["--markdown", "--json", str(out)])
+    table = capsys.readouterr().out
+    assert "| 09 | `roc_auc` | 0.9 | 0.9000 to 0.9200 | 0.9100 | 3 |" in table
+    assert len(calls) == 3  # --markdown runs nothing
 
     monkeypatch.setattr(benchmark, "run_notebook", lambda number, seed, size: ({"notebook": number, "size": size, "seed": 0}, 1.0))
     with pytest.raises(SystemExit, match="does not read SIAMESE_KIT_SEED"):
