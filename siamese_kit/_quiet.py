@@ -3,9 +3,17 @@
 On a machine without a GPU, TensorFlow's C++ side prints lines such as "All log messages before
 absl::InitializeLog() is called are written to STDERR" and "Could not find cuda drivers" straight to
 file descriptor 2 while it loads, whatever `TF_CPP_MIN_LOG_LEVEL` says. Learners read them as errors.
-They are written below Python, so `sys.stderr` cannot catch them: the descriptor itself is pointed at
-a temporary file while TensorFlow loads, and every line that is not known start-up noise is written
-back afterwards, so a real warning is never lost.
+They are written below Python, so `sys.stderr` cannot catch them: while TensorFlow loads, descriptor 2
+is pointed at a pipe, and a small relay process copies every line that is not known start-up noise to
+the real stderr as it arrives. A relay *process*, not a thread: when the import crashes the process
+(TensorFlow aborts on a CPU without the instructions it was built for, with a message saying so), a
+thread dies with it before it has read the last lines, while the relay still reads the pipe to its end
+and the user sees the one message that explains the crash.
+
+`TF_CPP_MIN_LOG_LEVEL=3` is set only for the import (when the user has not set it): TensorFlow reads it
+once, on its first log line, which it prints while loading, so run-time C++ errors of no use on a
+CPU-only machine (such as "failed call to cuInit" when the devices are first listed) stay hidden,
+while the variable is not left behind for anything else the process starts.
 
 `import siamese_kit` only installs an import hook (cheap: TensorFlow is not loaded then); whoever
 imports TensorFlow first afterwards (siamese_kit itself, `import keras`, `import tensorflow`) loads it
@@ -19,8 +27,8 @@ import importlib.abc
 import importlib.machinery
 import os
 import re
+import subprocess
 import sys
-import tempfile
 
 # Lines TensorFlow, XLA and absl print while loading on a CPU-only machine; nothing a user can act on.
 STARTUP_NOISE = re.compile(
@@ -28,6 +36,19 @@ STARTUP_NOISE = re.compile(
     r"|oneDNN custom operations|TF_ENABLE_ONEDNN_OPTS|This TensorFlow binary is optimized|rebuild TensorFlow"
     r"|computation placer already registered|cuInit|failed call to cuInit|TF-TRT Warning|^\s*$"
 )
+
+# The relay: reads the pipe line by line, writes all but the noise to its stdout (the real stderr) at once.
+_RELAY = (
+    "import re, sys\n"
+    "noise = re.compile(sys.argv[1])\n"
+    "for line in sys.stdin.buffer:\n"
+    "    if not noise.search(line.decode('utf-8', 'replace')):\n"
+    "        sys.stdout.buffer.write(line)\n"
+    "        sys.stdout.buffer.flush()\n"
+)
+# How long the import waits for the relay to write its last lines; a process TensorFlow started while
+# loading can hold the pipe open longer, and the relay then finishes on its own.
+_RELAY_DRAIN_SECONDS = 5.0
 
 
 def is_startup_noise(line: str) -> bool:
@@ -47,31 +68,58 @@ def _wanted() -> bool:
 
 
 @contextlib.contextmanager
-def _startup_noise_filtered():
-    """Descriptor 2 goes to a temporary file inside the block; all but the noise is written back after."""
-    # Run-time C++ logs too (a CPU-only machine logs "failed call to cuInit" as an error when the devices
-    # are first listed); set TF_CPP_MIN_LOG_LEVEL yourself to see them.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
+def _log_level_for_the_import():
+    """`TF_CPP_MIN_LOG_LEVEL=3` inside the block unless the user chose a level; as it was afterwards."""
+    chosen = "TF_CPP_MIN_LOG_LEVEL" in os.environ
+    if not chosen:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     try:
-        saved = os.dup(2)
-    except OSError:  # no descriptor 2 (some embedded interpreters): nothing to silence
         yield
-        return
-    with tempfile.TemporaryFile(mode="w+b") as captured:
-        os.dup2(captured.fileno(), 2)
+    finally:
+        if not chosen:
+            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+
+
+def _start_relay(real_stderr: int):
+    """A relay process reading a new pipe; returns (the pipe's write end, the process), or None."""
+    read_end, write_end = os.pipe()
+    try:
+        relay = subprocess.Popen([sys.executable, "-I", "-S", "-c", _RELAY, STARTUP_NOISE.pattern],
+                                 stdin=read_end, stdout=real_stderr, stderr=real_stderr)
+    except (OSError, ValueError):  # no interpreter to start (some embedded or frozen programs)
+        os.close(write_end)
+        return None
+    finally:
+        os.close(read_end)
+    return write_end, relay
+
+
+@contextlib.contextmanager
+def _startup_noise_filtered():
+    """Inside the block descriptor 2 writes through the relay, which drops the noise and keeps the rest."""
+    with _log_level_for_the_import():
+        sys.stderr.flush()
+        try:
+            real_stderr = os.dup(2)
+        except OSError:  # no descriptor 2 (some embedded interpreters): nothing to filter
+            yield
+            return
+        started = _start_relay(real_stderr)
+        if started is None:  # unfiltered rather than silenced: a crash message must reach the user
+            os.close(real_stderr)
+            yield
+            return
+        write_end, relay = started
+        os.dup2(write_end, 2)
+        os.close(write_end)
         try:
             yield
         finally:
             sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            kept = [line for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
-                    if not is_startup_noise(line)]
-            if kept:
-                sys.stderr.write("".join(kept))
-                sys.stderr.flush()
+            os.dup2(real_stderr, 2)  # the pipe's last write end in this process closes: the relay reads EOF
+            os.close(real_stderr)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                relay.wait(timeout=_RELAY_DRAIN_SECONDS)
 
 
 def import_tensorflow_quietly():
@@ -90,10 +138,14 @@ def import_tensorflow_quietly():
 
 
 class _QuietLoader(importlib.abc.Loader):
-    """Runs TensorFlow's own loader with its start-up noise filtered out."""
+    """Runs TensorFlow's own loader with its start-up noise filtered out; all else is the loader's own."""
 
     def __init__(self, loader):
         self._loader = loader
+
+    def __getattr__(self, name):
+        # is_package, get_resource_reader, get_filename, ...: whatever the wrapped loader answers.
+        return getattr(self._loader, name)
 
     def create_module(self, spec):
         return self._loader.create_module(spec)

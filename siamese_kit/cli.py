@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import zipfile
 from pathlib import Path
@@ -549,7 +548,6 @@ def main(argv: list[str] | None = None) -> int:
         the exit status: 0 on success, 2 for a usage error, 1 for a data or value error or a loss
         that became NaN or Inf (its message is printed without a traceback).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = _build_parser().parse_args(argv)
     handlers = {"demo": _demo, "info": _info, "train": _train, "evaluate": _evaluate, "verify": _verify,
                 "identify": _identify, "embed": _embed}

@@ -1,9 +1,12 @@
 """TensorFlow loads without its start-up chatter, and nothing else printed meanwhile is lost."""
 
+import os
+import signal
 import subprocess
 import sys
-
 from pathlib import Path
+
+import pytest
 
 from siamese_kit._quiet import is_startup_noise
 
@@ -11,8 +14,6 @@ QUIET = Path(__file__).resolve().parents[1] / "siamese_kit" / "_quiet.py"
 
 
 def _clean_env():
-    import os
-
     env = dict(os.environ)
     for name in ("TF_CPP_MIN_LOG_LEVEL", "SIAMESE_KIT_TF_NOISE"):
         env.pop(name, None)
@@ -64,3 +65,53 @@ def test_noise_filter_keeps_real_messages():
     assert is_startup_noise("I0000 00:00:1795 cudart_stub.cc:31] Could not find cuda drivers on your machine")
     assert not is_startup_noise("ValueError: images have shape (32, 32, 3)")
     assert not is_startup_noise("UserWarning: your data folder is read-only")
+
+
+def _stand_in_tensorflow(folder: Path, body: str) -> dict:
+    """A package named `tensorflow` in `folder` whose import runs `body`; the environment that finds it first."""
+    package = folder / "tensorflow"
+    package.mkdir()
+    (package / "__init__.py").write_text("import os, sys\n" + body)
+    env = _clean_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(folder), str(QUIET.parents[1])])
+    return env
+
+
+def test_a_crash_while_tensorflow_loads_keeps_its_message(tmp_path):
+    # What TensorFlow does on a CPU without the instructions it was built for: one line, then abort().
+    env = _stand_in_tensorflow(tmp_path, (
+        "os.write(2, b'I0000 cudart_stub.cc:31] Could not find cuda drivers on your machine\\n')\n"
+        "os.write(2, b'The TensorFlow library was compiled to use AVX instructions, but these aren\\'t "
+        "available on your machine.\\n')\n"
+        "os.abort()\n"))
+    done = subprocess.run([sys.executable, "-c", "import siamese_kit, tensorflow"], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert done.returncode == -signal.SIGABRT
+    assert "compiled to use AVX instructions" in done.stderr  # the one line that explains the crash
+    assert "cuda drivers" not in done.stderr
+
+
+def test_the_log_level_is_set_for_the_import_only(tmp_path):
+    env = _stand_in_tensorflow(tmp_path, "level_during_import = os.environ.get('TF_CPP_MIN_LOG_LEVEL')\n")
+    code = ("import os, siamese_kit, tensorflow\n"
+            "print(tensorflow.level_during_import, os.environ.get('TF_CPP_MIN_LOG_LEVEL'))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "None"]
+    # A level the user chose is theirs, during the import and after it.
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**env, "TF_CPP_MIN_LOG_LEVEL": "1"})
+    assert done.stdout.split() == ["1", "1"]
+
+
+def test_the_quiet_loader_answers_as_the_loader_it_wraps():
+    import importlib.machinery
+
+    from siamese_kit._quiet import _QuietLoader
+
+    spec = importlib.machinery.PathFinder.find_spec("json")
+    quiet = _QuietLoader(spec.loader)
+    assert quiet.is_package("json") is True
+    assert quiet.get_filename("json") == spec.loader.get_filename("json")
+    with pytest.raises(AttributeError):
+        quiet.no_such_attribute
