@@ -125,7 +125,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "evaluate", help="report on a run's own test part (or score a model.keras on its recipe's test data)")
     evaluate.add_argument("model", type=Path, metavar="RUN",
                           help="a run folder written by `siamese-kit train` (or a model.keras file)")
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--seed", type=int, default=None,
+                          help="the seed of the test pairs and episodes (default: the run's own recipe seed, "
+                               "else 0); --seed 0 means seed 0")
     evaluate.add_argument("--one-shot", action="store_true",
                           help="model.keras only: score an Omniglot model on Lake's 20 runs and evaluation-alphabet "
                                "episodes (the default for models trained with --recipe one-shot)")
@@ -268,7 +270,7 @@ def _evaluate_run(args) -> int:
     model = run.trained_model()
     parts = run.load_parts()
     recipe = recipe_for(info["recipe"], info["settings"])
-    seed = recipe.seed if args.seed == 0 else args.seed
+    seed = recipe.seed if args.seed is None else args.seed
     report, pictures = build_report(model, parts["test"], parts["validation"], seed=seed,
                                     margin=getattr(recipe, "margin", None))
     # The curve measured while training stays on the page the evaluation rewrites.
@@ -379,7 +381,7 @@ def _evaluate(args) -> int:
         _check_fits(model, (None, None, 1), "Omniglot (grey)")
         recorded = _recorded_recipe(args.model)
         views, transductive = int(recorded.get("test_views", 0)), bool(recorded.get("transductive", False))
-        seed = int(recorded.get("seed", 0)) if args.seed == 0 else args.seed
+        seed = int(recorded.get("seed", 0)) if args.seed is None else args.seed
         scores, _, _ = score_one_shot(model, load_omniglot("images_evaluation", image_size=size),
                                       load_lake_runs(image_size=size), views, transductive, seed)
         # Scored as the run was: with its test-time views and, labelled, its transduction (from summary.json).
@@ -389,8 +391,9 @@ def _evaluate(args) -> int:
         from .data import load_dataset
 
         _check_fits(model, (28, 28, 1), "MNIST (28x28 grey digits)", classes=10)
-        _, validation_set = load_dataset("mnist", "train").split(1 / 12, seed=args.seed)
-        results = evaluate_contrastive(model, load_dataset("mnist", "test"), validation_set, seed=args.seed)
+        seed = args.seed or 0
+        _, validation_set = load_dataset("mnist", "train").split(1 / 12, seed=seed)
+        results = evaluate_contrastive(model, load_dataset("mnist", "test"), validation_set, seed=seed)
         keys = ("test_centroid_accuracy", "pair_accuracy", "pair_threshold")
         summary = {"dataset": "mnist test", **{key: round(float(results[key]), 4) for key in keys}}
     else:
@@ -398,7 +401,7 @@ def _evaluate(args) -> int:
 
         size = int(model.encoder.input_shape[1])
         _check_fits(model, (None, None, 1), "Omniglot (grey)")
-        results = evaluate_twin(model, load_omniglot("images_evaluation", image_size=size), seed=args.seed)
+        results = evaluate_twin(model, load_omniglot("images_evaluation", image_size=size), seed=args.seed or 0)
         keys = ("pair_accuracy_750", "pair_accuracy_10k", "roc_auc")
         summary = {"dataset": "omniglot images_evaluation", **{key: round(float(results[key]), 4) for key in keys}}
     out = args.model.with_name("evaluation.json")

@@ -71,14 +71,17 @@ def test_train_then_evaluate_the_twin_recipe(omniglot_dir_or_skip, tmp_path, cap
 def test_evaluate_scores_a_one_shot_run_with_its_own_views_and_transduction(omniglot_dir_or_skip, tmp_path, capsys):
     out = tmp_path / "one_shot_levers"
     settings = ["--set", "iterations=3", "--set", "width=4", "--set", "ways=5", "--set", "queries=2", "--set",
-                "loss=batch_hard", "--set", "test_views=2", "--set", "transductive=true"]
+                "loss=batch_hard", "--set", "test_views=2", "--set", "transductive=true", "--set", "seed=3"]
     assert main(["train", "--recipe", "one-shot", *settings, "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert main(["evaluate", str(out / "model.keras")]) == 0
     evaluation = json.loads((out / "evaluation.json").read_text())
-    assert evaluation["scored_with"] == {"test_views": 2, "transductive": True, "episode_seed": 0}
+    assert evaluation["scored_with"] == {"test_views": 2, "transductive": True, "episode_seed": 3}
     for key in ("lake20_accuracy", "lake20_interval", "episodes", "episode_intervals", "transductive"):
         assert evaluation[key] == summary[key], key
+    # --seed 0 asks for seed 0, not for the run's own seed.
+    assert main(["evaluate", str(out / "model.keras"), "--seed", "0"]) == 0
+    assert json.loads((out / "evaluation.json").read_text())["scored_with"]["episode_seed"] == 0
     # The headline is inductive; the tower alone (no views) would score otherwise.
     (out / "summary.json").rename(out / "kept.json")
     assert main(["evaluate", str(out / "model.keras")]) == 0
