@@ -21,6 +21,10 @@ def test_the_course_has_its_notebooks():
     assert len(LESSONS) >= 8 and (ROOT / "notebooks" / "solutions" / "exercises_solutions.ipynb") in NOTEBOOKS
 
 
+# The notebooks whose headline numbers benchmarks/teaching_ranges.py gives a range over seeds for.
+SEED_RANGES = ("02", "03", "04", "09", "10")
+
+
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name[:2])
 def test_each_lesson_opens_with_its_aims_and_times_and_ends_with_exercises(path):
     cells = nbformat.read(path, as_version=4).cells
@@ -39,8 +43,14 @@ def test_each_lesson_opens_with_its_aims_and_times_and_ends_with_exercises(path)
         assert re.search(r"\d+ (s|seconds|min|minutes)\b", runtime), runtime
     assert "TIME" not in runtime
 
-    # A summary, then (for the training notebooks) the summary line's code cell, then the exercises.
-    assert any(c.cell_type == "markdown" and c.source.startswith("## Summary") for c in cells[-3:]), path.name
+    # A summary, then (for the training notebooks) the summary line's code cell and what a run of another
+    # seed should show, then the exercises.
+    assert any(c.cell_type == "markdown" and c.source.startswith("## Summary") for c in cells[-4:]), path.name
+    if path.name[:2] in SEED_RANGES:
+        expected = cells[-2]
+        assert expected.cell_type == "markdown" and expected.source.startswith("**What you should see.**"), path.name
+        assert "docs/teaching.md#what-you-should-see" in expected.source
+        assert "\n## What you should see\n" in (ROOT / "docs" / "teaching.md").read_text()
     summary = cells[-1].source
     assert cells[-1].cell_type == "markdown" and "**Exercises.**" in summary
     exercises = summary.split("**Exercises.**", 1)[1]
