@@ -18,11 +18,39 @@ def replace_atomically(path: Path, write) -> None:
     temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # keeps the suffix Keras checks
     try:
         write(temporary)
-        with open(temporary, "rb") as f:
-            os.fsync(f.fileno())
+        fsync_file(temporary)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+    fsync_directory(path.parent)
+
+
+def fsync_file(path: Path) -> None:
+    """Flushes a written file's bytes to the disk.
+
+    Args:
+        path: the file.
+    """
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def fsync_directory(path: Path) -> None:
+    """Flushes a folder's entries, so that a rename into it survives a power cut, not only a kill.
+
+    Args:
+        path: the folder.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot fsync a folder; the rename is still atomic
+    finally:
+        os.close(fd)
 
 
 def write_json(path: Path, value) -> None:

@@ -38,6 +38,7 @@ from pathlib import Path
 import keras
 
 from ._checks import positive_int
+from ._files import fsync_directory, fsync_file
 from .data.sources.download import file_digest
 
 FORMAT = 2
@@ -89,25 +90,6 @@ def _json_round_trip(config):
             f"Checkpointer: config must be JSON-serialisable settings (numbers, strings, lists, "
             f"dicts), got {config!r}: {error}"
         ) from None
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    # A rename is durable only once the folder holding it is flushed too.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems cannot fsync a folder; the rename is still atomic
-    finally:
-        os.close(fd)
 
 
 def _write_json(path: Path, value) -> None:
@@ -350,11 +332,11 @@ class Checkpointer:
             })
             files = {}
             for path in sorted(temporary.iterdir()):
-                _fsync_file(path)
+                fsync_file(path)
                 files[path.name] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
             # The manifest goes last: a folder without it is never taken for a checkpoint.
             _write_json(temporary / MANIFEST_FILE, {"format": FORMAT, "step": step, "files": files})
-            _fsync_dir(temporary)
+            fsync_directory(temporary)
         except Exception:
             # A failed write (a full disk) leaves nothing behind. A kill or Ctrl-C leaves the hidden
             # temporary folder, which the next save removes; either way no checkpoint is touched.
@@ -364,7 +346,7 @@ class Checkpointer:
         final = self.directory / name
         # A fresh name, so the rename never replaces a folder: the new checkpoint appears whole.
         os.rename(temporary, final)
-        _fsync_dir(self.directory)
+        fsync_directory(self.directory)
         self.last_saved_step = step
         self._prune()
         return final
