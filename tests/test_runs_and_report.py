@@ -141,6 +141,44 @@ def test_sources_are_recognised_and_a_missing_one_is_named(tmp_path):
     assert contents.imageset.paths[0].endswith("train[0]")
 
 
+def test_keep_aspect_pads_idx_images_as_it_pads_a_folders(tmp_path):
+    # IDX (and TFDS) images are resized after loading; keep_aspect must reach that resize too, or a
+    # run recorded as padded is trained on stretched images.
+    from test_data_sources import write_mnist_like
+
+    from siamese_kit.data.sources.folders import read_image_folder
+
+    idx = write_mnist_like(tmp_path / "letters", n_train=6, n_test=0)  # 5 x 4 pixel images
+    padded = load_source(DataSource(str(idx), image_size=(10, 16), keep_aspect=True)).imageset
+    stretched = load_source(DataSource(str(idx), image_size=(10, 16))).imageset
+    as_files = tmp_path / "as_files"
+    for i, (pixels, label) in enumerate(zip(read_idx_images(idx), padded.labels)):
+        (as_files / f"class_{label}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(as_files / f"class_{label}" / f"{i:02d}.png")
+    from_folder = read_image_folder(as_files, (10, 16), keep_aspect=True).imageset
+    order = np.argsort([Path(p).name for p in from_folder.paths])
+    np.testing.assert_array_equal(padded.images, from_folder.images[order])
+    assert not np.array_equal(padded.images, stretched.images)
+
+
+def test_keep_aspect_pads_tfds_images(monkeypatch):
+    from siamese_kit.data.sources import spec
+
+    wide = np.zeros((2, 4, 8, 1), dtype=np.uint8)
+    wide[:, 1:3, 1:7, 0] = 200  # a bright band inside a black border: padding stays black, stretching moves it
+    monkeypatch.setattr(spec, "load_tfds", lambda name, split: ImageSet(wide, np.array([0, 1])))
+    padded = load_source(DataSource("tfds:stand_in", image_size=(8, 8), keep_aspect=True)).imageset.images
+    stretched = load_source(DataSource("tfds:stand_in", image_size=(8, 8))).imageset.images
+    assert padded[0, :2, :, 0].max() == 0 and padded[0, -2:, :, 0].max() == 0  # black rows above and below
+    assert stretched[0, 2:6, 2:6, 0].min() > 100  # stretched: the band doubles in height instead
+
+
+def read_idx_images(folder):
+    from siamese_kit.data import read_idx
+
+    return read_idx(next(folder.glob("train-images*")))
+
+
 def test_conform_converts_colour_and_size_like_pillow():
     grey = np.arange(64, dtype=np.uint8).reshape(1, 8, 8, 1)
     imageset = ImageSet(grey, np.array([0]))

@@ -411,17 +411,31 @@ def _without_alpha(img: Image.Image) -> Image.Image:
     return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
 
 
-def _fitted(img: Image.Image, options: _DecodeOptions) -> Image.Image:
-    """Resized to `options.image_size` (height, width), stretched or padded with its border colour."""
-    height, width = options.image_size
+def fit_image(img: Image.Image, image_size: tuple[int, int], keep_aspect: bool = False,
+              resample: int = Image.Resampling.BILINEAR) -> Image.Image:
+    """One image at `image_size`: stretched, or scaled to fit inside it and padded with its border colour.
+
+    The padding takes the mean colour of the image's own border, so a white page is padded white and a
+    dark photo dark: the pad never draws a frame the model could learn.
+
+    Args:
+        img: a PIL image.
+        image_size: `(height, width)`.
+        keep_aspect: pad rather than stretch.
+        resample: the PIL resampling filter.
+
+    Returns:
+        the PIL image at `image_size` (the same object when it already is that size).
+    """
+    height, width = image_size
     if img.size == (width, height):
         return img
-    if not options.keep_aspect:
-        return img.resize((width, height), options.resample)
+    if not keep_aspect:
+        return img.resize((width, height), resample)
     pixels = np.asarray(img)
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
     fill = tuple(int(round(v)) for v in np.atleast_1d(border.mean(axis=0)))
-    return ImageOps.pad(img, (width, height), method=options.resample, color=fill[0] if len(fill) == 1 else fill)
+    return ImageOps.pad(img, (width, height), method=resample, color=fill[0] if len(fill) == 1 else fill)
 
 
 def _decode(reader, member: tuple[str, ...], options: _DecodeOptions) -> np.ndarray:
@@ -432,7 +446,7 @@ def _decode(reader, member: tuple[str, ...], options: _DecodeOptions) -> np.ndar
             img = ImageOps.exif_transpose(opened)
             img = _without_alpha(_eight_bit(img, describe)).convert(options.mode)
             if options.image_size is not None:
-                img = _fitted(img, options)
+                img = fit_image(img, options.image_size, options.keep_aspect, options.resample)
             return np.asarray(img, dtype=np.uint8)
     except DataError:
         raise
@@ -496,5 +510,5 @@ class _ZipReader:
 
 
 __all__ = [
-    "COLOR_MODES", "FolderContents", "IMAGE_SUFFIXES", "load_image_folder", "read_image_files", "read_image_folder",
+    "COLOR_MODES", "FolderContents", "IMAGE_SUFFIXES", "fit_image", "load_image_folder", "read_image_files", "read_image_folder",
 ]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .folders import FolderContents, read_image_folder
+from .folders import FolderContents, fit_image, read_image_folder
 from ..imageset import DataError, ImageSet
 from .idx import load_idx
 from .tfds import load_tfds
@@ -125,10 +125,10 @@ def load_source(data: DataSource) -> FolderContents:
         imageset = load_tfds(name, split="train")
         imageset = ImageSet(imageset.images, imageset.labels, imageset.class_names, name=name,
                             paths=tuple(f"tfds:{name}[{i}]" for i in range(len(imageset))))
-    return FolderContents(conform(imageset, data.image_size, data.color))
+    return FolderContents(conform(imageset, data.image_size, data.color, data.keep_aspect))
 
 
-def conform(imageset: ImageSet, image_size: tuple[int, int] | None, color: str) -> ImageSet:
+def conform(imageset: ImageSet, image_size: tuple[int, int] | None, color: str, keep_aspect: bool = False) -> ImageSet:
     """The same images at another size and colour (grey from RGB by ITU-R 601 luma, RGB from grey by
     repeating the channel), resized bilinearly; unchanged when they already fit.
 
@@ -136,6 +136,8 @@ def conform(imageset: ImageSet, image_size: tuple[int, int] | None, color: str) 
         imageset: the images.
         image_size: `(height, width)`, or None to keep the size.
         color: `"gray"` or `"rgb"`.
+        keep_aspect: pad rather than stretch, as a folder's images are read (IDX and TFDS images
+            are resized here, after loading).
 
     Returns:
         ImageSet, labels, names and paths kept.
@@ -151,7 +153,7 @@ def conform(imageset: ImageSet, image_size: tuple[int, int] | None, color: str) 
         image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
         image = image.convert(mode)
         if not same_size:
-            image = image.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
+            image = fit_image(image, image_size, keep_aspect)
         converted.append(np.asarray(image, dtype=np.uint8).reshape(image.size[1], image.size[0], channels))
     return ImageSet(np.stack(converted), imageset.labels, imageset.class_names, imageset.groups,
                     imageset.group_names, imageset.name, imageset.paths)
