@@ -55,3 +55,19 @@ def test_bad_settings_are_refused():
         SupportFineTuning(tower(), steps=0)
     with pytest.raises(ValueError, match="learning_rate"):
         SupportFineTuning(tower(), learning_rate=0)
+
+
+def test_a_setting_changed_after_the_first_set_is_used_not_ignored():
+    # The compiled step fixes its settings when traced; changing one afterwards must take effect.
+    model = tower(seed=2)
+    data = make_imageset(num_classes=5, per_class=3, size=28)
+    support, queries = data.images[[0, 3, 6, 9, 12]][:, None], data.images[[1, 4]]
+    tuned = SupportFineTuning(model, steps=1, learning_rate=0.05, views=1, margin=1.0)
+    tuned.scores(support, queries)
+    first = tuned.last_losses[0]
+    tuned.margin = 101.0  # batch-hard's hinge: the same distances, 100 more loss on every anchor
+    tuned.scores(support, queries)
+    assert tuned.last_losses[0] == pytest.approx(first + 100.0, rel=1e-4)
+    tuned.learning_rate = 0.0
+    with pytest.raises(ValueError, match="learning_rate"):
+        tuned.scores(support, queries)

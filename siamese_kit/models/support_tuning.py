@@ -43,16 +43,20 @@ class SupportFineTuning:
         if getattr(model, "score_kind", None) != "distance" or getattr(model, "encoder", None) is None:
             raise ValueError(f"SupportFineTuning: the model ({type(model).__name__}) must be a distance tower with "
                              "an encoder (PrototypeModel, EmbeddingModel).")
-        if not learning_rate > 0:
-            raise ValueError(f"SupportFineTuning: learning_rate must be > 0, got {learning_rate}.")
         self.model = model
-        self.steps = positive_int(steps, "SupportFineTuning: steps", example="10")
-        self.views = positive_int(views, "SupportFineTuning: views", example="5")
-        self.learning_rate = float(learning_rate)
-        self.margin = float(margin)
-        self.seed = int(seed)
-        self._step = None
+        self.steps, self.views, self.learning_rate, self.margin, self.seed = steps, views, learning_rate, margin, seed
+        self._step, self._step_settings = None, None
+        self._settings()
         self.last_losses: list[float] = []  # the loss of each step on the last trial set, for inspection
+
+    def _settings(self) -> tuple:
+        """The settings, checked (and kept as numbers); the compiled step holds the ones it was built with."""
+        if not self.learning_rate > 0:
+            raise ValueError(f"SupportFineTuning: learning_rate must be > 0, got {self.learning_rate}.")
+        self.steps = positive_int(self.steps, "SupportFineTuning: steps", example="10")
+        self.views = positive_int(self.views, "SupportFineTuning: views", example="5")
+        self.learning_rate, self.margin, self.seed = float(self.learning_rate), float(self.margin), int(self.seed)
+        return self.views, self.learning_rate, self.margin, self.seed, id(self.model.encoder)
 
     def _train_step(self):
         import tensorflow as tf
@@ -99,7 +103,11 @@ class SupportFineTuning:
 
         support_images = np.asarray(support_images, np.float32)
         ways, shots = support_images.shape[:2]
-        self._step = self._step or self._train_step()
+        settings = self._settings()
+        if self._step is None or settings != self._step_settings:
+            # The compiled step fixed the margin, views, learning rate and seed when it was traced: one
+            # changed afterwards (tuned.margin = 0.5) needs a new step, or it would be silently ignored.
+            self._step, self._step_settings = self._train_step(), settings
         saved = [variable.numpy() for variable in self.model.encoder.trainable_variables]
         flat = tf.constant(support_images.reshape(ways * shots, *support_images.shape[2:]))
         labels = tf.constant(np.repeat(np.arange(ways), shots), tf.int32)
