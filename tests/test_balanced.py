@@ -91,3 +91,22 @@ def test_augmentation_is_seeded_per_batch():
     np.testing.assert_array_equal(first[1][0], again[1][0])
     np.testing.assert_array_equal(first[1][1], plain[1][1])  # the same draws, distorted
     assert not np.array_equal(first[1][0], plain[1][0])
+
+
+def test_a_balanced_stream_and_an_episode_stream_of_one_seed_draw_unrelated_groups():
+    # Both samplers pick a group (an alphabet) per step; with one key for that pick, every P x K batch
+    # came from the same alphabet as the episode of the same seed and number.
+    from siamese_kit.data import fixed_episodes
+
+    class_group = np.repeat(np.arange(6), 4)  # 6 groups of 4 classes
+    data = numbered_set([4] * 24, groups_of_classes=class_group)
+    steps = 60
+    balanced = [set(class_group[labels]) for _, labels in batches(class_balanced_stream(data, 3, 2, within_group=True,
+                                                                                        seed=5), steps)]
+    episodes = fixed_episodes(data, steps, ways=3, shots=1, queries=1, seed=5, within_group=True)
+    episode_groups = [set(class_group[data.labels[support.reshape(-1)]]) for support in episodes.support_index]
+    assert all(len(g) == 1 for g in balanced + episode_groups)
+    same = sum(b == e for b, e in zip(balanced, episode_groups))
+    # Unrelated draws agree on about 1 step in 6 (10 of 60); 30 or more would happen by chance with
+    # probability under 1e-9.
+    assert same < 30, same

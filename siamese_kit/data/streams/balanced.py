@@ -18,7 +18,9 @@ from ..imageset import DataError, ImageSet
 from .pairs import numbered_stream, pixel_tensor
 from .seeds import batch_key, derived_key
 
-_PURPOSES = ("balanced classes", "balanced images")
+# Its own purpose for each draw, the group too: a P x K stream and an episode stream of the same seed
+# (a one-shot recipe can train on either) must not pick the same alphabet for the same step.
+_PURPOSES = ("balanced classes", "balanced images", "balanced group")
 
 
 def _check_balanced_args(imageset, classes_per_batch, images_per_class, within_group) -> None:

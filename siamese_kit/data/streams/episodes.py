@@ -85,12 +85,15 @@ def _sample_episode_indices(tables: _EpisodeTables, ways, shots, queries, seed, 
                             purposes=("episode classes", "episode images")):
     """One episode's indices: support `[ways, shots]`, queries `[ways, queries]`, classes `[ways]`.
 
-    `purposes` name the class and image draws (see `seeds.PURPOSES`), so another stream built on this
-    sampler draws independently of the episode streams of the same seed.
+    `purposes` name the class and image draws, and optionally a third the group draw (see
+    `seeds.PURPOSES`), so another stream built on this sampler draws independently of the episode streams
+    of the same seed. The episodes' own group draw takes the episode's key itself (as it always has, so
+    the same seed keeps giving the same episodes).
     """
     stream_seed = batch_key(seed, episode_number)
     num_rows = tf.shape(tables.class_rows)[0]
-    row_draw = tf.random.stateless_uniform([], seed=stream_seed)
+    group_key = derived_key(stream_seed, purposes[2]) if len(purposes) > 2 else stream_seed
+    row_draw = tf.random.stateless_uniform([], seed=group_key)
     row = tf.minimum(tf.cast(row_draw * tf.cast(num_rows, tf.float32), tf.int32), num_rows - 1)
     class_keys = tf.random.stateless_uniform([tf.shape(tables.class_rows)[1]],
                                              seed=derived_key(stream_seed, purposes[0]))

@@ -27,6 +27,7 @@ PURPOSES = {
     "balanced images": 8,
     "test-time view": 9,
     "support tuning view": 10,
+    "balanced group": 11,
 }
 
 
