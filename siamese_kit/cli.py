@@ -141,8 +141,14 @@ def _build_parser() -> argparse.ArgumentParser:
     identify.add_argument("run", type=Path, help="a run folder (after `siamese-kit evaluate RUN`)")
     identify.add_argument("queries", type=Path, nargs="+", metavar="QUERY", help="image files")
     identify.add_argument("--gallery", type=Path, required=True,
-                          help="the known classes: a folder of class folders (embedded once, cached in RUN)")
+                          help="the known classes: a folder or .zip of class folders (embedded once, cached in "
+                               "RUN; new or changed images are embedded on the next call)")
     identify.add_argument("--top-k", type=_positive_int, default=5, help="classes listed per image (default 5)")
+
+    enrol = commands.add_parser("enrol", help="bring a gallery's cached embeddings up to date; say what was added, "
+                                              "changed and removed")
+    enrol.add_argument("run", type=Path, help="a run folder (after `siamese-kit evaluate RUN`)")
+    enrol.add_argument("gallery", type=Path, help="a folder or .zip of class folders")
 
     embed = commands.add_parser("embed", help="embeddings of a folder of class folders, with their file paths")
     embed.add_argument("run", type=Path, help="a run folder")
@@ -296,8 +302,21 @@ def _identify(args) -> int:
     from .search import Gallery, Verifier
 
     gallery = Gallery(Verifier.from_run(args.run), args.gallery, cache_dir=args.run)
+    update = gallery.update
+    if update.embedded:  # stdout stays one JSON line per query
+        why = update.reason or f"{len(update.added)} added, {len(update.changed)} changed"
+        print(f"gallery: embedded {update.embedded} images ({why}); {len(update.removed)} removed", file=sys.stderr)
     for answer in gallery.identify(args.queries, top_k=args.top_k):
         print(json.dumps(answer))
+    return 0
+
+
+def _enrol(args) -> int:
+    from .search import Gallery, Verifier
+
+    gallery = Gallery(Verifier.from_run(args.run), args.gallery, cache_dir=args.run)
+    print(json.dumps({"gallery": str(args.gallery), "images": len(gallery.imageset),
+                      "classes": gallery.imageset.num_classes, **gallery.update.summary()}))
     return 0
 
 
@@ -553,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = _build_parser().parse_args(argv)
     handlers = {"demo": _demo, "info": _info, "train": _train, "evaluate": _evaluate, "verify": _verify,
-                "identify": _identify, "embed": _embed}
+                "identify": _identify, "enrol": _enrol, "embed": _embed}
     if args.command == "data":
         handler = _data_fetch if args.data_command == "fetch" else _data_where
     else:

@@ -154,31 +154,32 @@ def test_identify_finds_the_class_of_most_held_out_images(contrastive_run, tmp_p
     assert list(contrastive_run.glob("gallery-*.npz"))  # embedded once, kept for the next call
 
 
-def test_identify_through_an_approximate_index_agrees_with_exact_search(contrastive_run, tmp_path, monkeypatch,
-                                                                         capsys):
-    from siamese_kit.search import index as index_module
+def test_identify_ranks_classes_as_exact_search_does_and_a_zip_gallery_too(contrastive_run, tmp_path, capsys):
+    import zipfile
+
+    from siamese_kit.search import Gallery, Verifier
+    from siamese_kit.search.by_class import class_minimum_distances
 
     queries = json.loads((contrastive_run / "split.json").read_text())["test"]["files"][:20]
-    answers = {}
-    for kind, exact_below in (("exact", 10**9), ("hnsw", 1)):  # "auto" picks the graph above exact_below
-        monkeypatch.setattr(index_module, "EXACT_BELOW", exact_below)
-        capsys.readouterr()
-        assert run_command("identify", contrastive_run, *queries, "--gallery", _gallery_of(contrastive_run, tmp_path),
-                           "--top-k", 3) == 0
-        answers[kind] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    for graph, exact in zip(answers["hnsw"], answers["exact"], strict=True):
-        assert [m["class"] for m in graph["matches"]] == [m["class"] for m in exact["matches"]]
-        np.testing.assert_allclose([m["distance"] for m in graph["matches"]],
-                                   [m["distance"] for m in exact["matches"]], rtol=1e-4, atol=1e-4)
-    assert list(contrastive_run.glob("gallery-*-index/hnsw.faiss"))  # the graph is kept beside the run
-    # faiss uninstalled since the graph was cached: the gallery searches exactly, with the same answers.
-    monkeypatch.setattr(index_module, "_faiss", lambda: None)
+    gallery = _gallery_of(contrastive_run, tmp_path)
     capsys.readouterr()
-    assert run_command("identify", contrastive_run, *queries, "--gallery", _gallery_of(contrastive_run, tmp_path),
-                       "--top-k", 3) == 0
-    without_faiss = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [[m["class"] for m in a["matches"]] for a in without_faiss] == \
-        [[m["class"] for m in a["matches"]] for a in answers["exact"]]
+    assert run_command("identify", contrastive_run, *queries, "--gallery", gallery, "--top-k", 3) == 0
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # The same ranking from every query's distance to every gallery image.
+    opened = Gallery(Verifier.from_run(contrastive_run), gallery)
+    truth, classes = class_minimum_distances(opened.verifier.model.embed(opened.verifier.read(queries)),
+                                             opened.embeddings, opened.imageset.labels)
+    for answer, row in zip(answers, truth, strict=True):
+        best = np.argsort(row, kind="stable")[:3]
+        assert [m["class"] for m in answer["matches"]] == [opened.imageset.class_names[classes[c]] for c in best]
+        np.testing.assert_allclose([m["distance"] for m in answer["matches"]], row[best], rtol=1e-4, atol=1e-4)
+    archive = tmp_path / "gallery.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted(p for p in gallery.rglob("*") if p.is_file()):
+            z.write(path, path.relative_to(tmp_path).as_posix())
+    assert run_command("identify", contrastive_run, *queries, "--gallery", archive, "--top-k", 3) == 0
+    from_zip = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [a["matches"] for a in from_zip] == [a["matches"] for a in answers]
 
 
 def _gallery_of(run, tmp_path):
@@ -232,15 +233,6 @@ def test_the_other_recipes_train_and_report_on_your_images(digit_tree, tmp_path,
     assert run_command("identify", out, test_files[0], "--gallery", digit_tree, "--top-k", 3) == 0
     answer = json.loads(capsys.readouterr().out)
     assert len(answer["matches"]) == 3 and ("score" if recipe == "twin" else "distance") in answer["matches"][0]
-    if recipe == "triplet" and importlib.util.find_spec("faiss") is not None:
-        # The triplet run's gallery searched through an HNSW graph: the answer of exact search, the graph kept.
-        from siamese_kit.search import index as index_module
-
-        monkeypatch.setattr(index_module, "EXACT_BELOW", 1)
-        assert run_command("identify", out, test_files[0], "--gallery", digit_tree, "--top-k", 3) == 0
-        through_graph = json.loads(capsys.readouterr().out)
-        assert [m["class"] for m in through_graph["matches"]] == [m["class"] for m in answer["matches"]]
-        assert list(out.glob("gallery-*-index/hnsw.faiss"))
 
 
 def test_ten_classes_split_open_by_default_are_said_to_be_too_few_to_measure(digit_tree, tmp_path, capsys):

@@ -8,7 +8,6 @@ pairs, so a command-line answer agrees with the report.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,8 @@ from ..data.sources.folders import read_image_files, read_image_folder
 from ..data.imageset import DataError
 from ..runs import RunFolder
 from ..scores import embedding_pair_scores, predict_same
-from .index import EmbeddingIndex
+from .by_class import ClassBalls
+from .gallery_cache import cached_embeddings, save_npz
 
 # Query-by-gallery score blocks for a twin head stay under this many embedding values per array.
 _HEAD_BLOCK_VALUES = 4_000_000
@@ -95,15 +95,20 @@ class Verifier:
 
 
 class Gallery:
-    """Known classes as a folder of class folders, embedded once, to identify new images against.
+    """Known classes as a folder (or `.zip`) of class folders, embedded once, to identify new images against.
 
-    The embeddings are cached beside the run (`RUN/gallery-<hash>.npz`), keyed by the model file and
-    by every gallery file's path, size and time, so a changed gallery or model is embedded again.
+    The embeddings are cached beside the run (`RUN/gallery-<hash>.npz`, see `gallery_cache`), keyed
+    by the model file's digest and by each image's content, so only new or changed images are embedded
+    again; `update` says what changed. A distance model ranks classes exactly through `ClassBalls`,
+    measuring only the classes that can be among a query's best; a twin head scores every gallery image.
 
     Args:
         verifier: the model, threshold and reading options (`Verifier.from_run`).
-        folder: the gallery: one subfolder per known class.
+        folder: the gallery: a folder or `.zip` with one subfolder per known class.
         cache_dir: where to keep the embeddings; None keeps nothing.
+
+    Attributes:
+        update: `GalleryUpdate`, what was added, changed, removed and embedded on opening.
     """
 
     def __init__(self, verifier: Verifier, folder: str | Path, cache_dir: str | Path | None = None):
@@ -113,48 +118,11 @@ class Gallery:
         contents = read_image_folder(self.folder, (height, width), "rgb" if channels == 3 else "grayscale",
                                      keep_aspect=verifier.keep_aspect)
         self.imageset = contents.imageset
-        self._cache_stem = self._cache_key(cache_dir)
-        self.embeddings = self._cached_embeddings()
-        # Distance models search through an index (exact for small galleries, an HNSW graph for large
-        # ones); a twin head has to score every gallery image itself.
-        self.index = self._cached_index() if verifier.model.score_kind == "distance" else None
-
-    def _cache_key(self, cache_dir) -> Path | None:
-        if cache_dir is None:
-            return None
-        key = hashlib.sha256()
-        model_path = self.verifier.model_path
-        for path in ([model_path] if model_path else []) + list(self.imageset.paths):
-            stat = Path(path).stat()
-            key.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
-        return Path(cache_dir) / f"gallery-{key.hexdigest()[:16]}"
-
-    def _cached_index(self) -> EmbeddingIndex:
-        folder = None if self._cache_stem is None else self._cache_stem.with_name(self._cache_stem.name + "-index")
-        if folder is not None and (folder / "index.json").is_file():
-            try:
-                index = EmbeddingIndex.load(folder)
-                if len(index) == len(self.embeddings):
-                    return index
-            except (ValueError, OSError, ImportError):
-                pass  # a damaged cache, or a graph faiss (since uninstalled) wrote, is rebuilt below
-        index = EmbeddingIndex(self.embeddings)
-        if folder is not None and index.kind != "exact":  # an exact index is the embeddings themselves
-            index.save(folder)
-        return index
-
-    def _cached_embeddings(self) -> np.ndarray:
-        if self._cache_stem is None:
-            return self.verifier.model.embed(self.imageset)
-        cache = self._cache_stem.with_suffix(".npz")
-        if cache.is_file():
-            with np.load(cache, allow_pickle=False) as stored:
-                if list(stored["paths"]) == list(self.imageset.paths):
-                    return stored["embeddings"]
-        embeddings = self.verifier.model.embed(self.imageset)
-        replace_atomically(cache, lambda path: _save_npz(path, embeddings=embeddings,
-                                                         paths=np.array(self.imageset.paths)))
-        return embeddings
+        reading = f"{height}x{width}x{channels} keep_aspect={verifier.keep_aspect}"
+        self.embeddings, self.update = cached_embeddings(verifier.model.embed, self.imageset.images,
+                                                         contents.members, self.folder, cache_dir,
+                                                         verifier.model_path, reading)
+        self._balls = None
 
     def identify(self, queries, top_k: int = 5) -> list[dict]:
         """The best-matching known classes of each query image, ranked.
@@ -195,18 +163,13 @@ class Gallery:
         return answers
 
     def _nearest_by_class(self, query_embeddings: np.ndarray, classes: np.ndarray, top_k: int) -> np.ndarray:
-        """`[Q, C]` distance of each query to each class's nearest gallery image (inf for classes not
-        among the query's nearest neighbours, of which there are always at least `top_k` classes)."""
-        position = np.searchsorted(classes, self.imageset.labels)
-        wanted = min(top_k, len(classes))
-        neighbours = min(len(self.embeddings), max(100, 20 * top_k))
-        while True:
-            distances, rows = self.index.search(query_embeddings, neighbours)
-            by_class = np.full((len(query_embeddings), len(classes)), np.inf)
-            np.minimum.at(by_class, (np.arange(len(rows))[:, None], position[rows]), distances)
-            if neighbours == len(self.embeddings) or (np.isfinite(by_class).sum(axis=1) >= wanted).all():
-                return by_class
-            neighbours = len(self.embeddings)  # a class crowded out: look at every gallery image
+        """`[Q, C]` exact distance of each query to each class's nearest gallery image, for every class
+        that could be among its `top_k` best (inf for the others); see `ClassBalls`."""
+        if self._balls is None:
+            self._balls = ClassBalls(self.embeddings, self.imageset.labels)
+        distances, _ = self._balls.nearest(query_embeddings, top_k)
+        assert np.array_equal(self._balls.classes, classes)
+        return distances
 
     def _head_scores(self, query_embeddings: np.ndarray) -> np.ndarray:
         model = self.verifier.model
@@ -219,12 +182,6 @@ class Gallery:
             second = np.tile(self.embeddings, (len(chunk), 1))
             rows.append(embedding_pair_scores(model, first, second).reshape(len(chunk), gallery))
         return np.concatenate(rows)
-
-
-def _save_npz(path: Path, **arrays) -> None:
-    # An open file, so NumPy keeps the temporary name instead of appending ".npz" to it.
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
 
 
 def embed_folder(verifier: Verifier, folder: str | Path, out: str | Path) -> dict:
@@ -246,6 +203,6 @@ def embed_folder(verifier: Verifier, folder: str | Path, out: str | Path) -> dic
     if out.suffix != ".npz":
         raise DataError(f"--out must name a .npz file, got {out}.")
     out.parent.mkdir(parents=True, exist_ok=True)
-    replace_atomically(out, lambda path: _save_npz(path, embeddings=embeddings, paths=np.array(imageset.paths),
+    replace_atomically(out, lambda path: save_npz(path, embeddings=embeddings, paths=np.array(imageset.paths),
                                                    labels=imageset.labels, class_names=np.array(imageset.class_names)))
     return {"images": len(imageset), "dimensions": int(embeddings.shape[1]), "out": str(out)}

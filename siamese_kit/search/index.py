@@ -103,6 +103,8 @@ class EmbeddingIndex:
 
         Returns:
             `(distances, rows)`: float32 `[Q, k]` Euclidean distances and int64 `[Q, k]` gallery rows.
+            An HNSW graph that reaches fewer than `k` embeddings fills the rest with row -1 and distance
+            inf: mask `rows >= 0` before using a row.
 
         Raises:
             ValueError: for queries of another width than the gallery or a `k` out of range.
@@ -116,7 +118,11 @@ class EmbeddingIndex:
         if self._graph is not None:
             self._graph.hnsw.efSearch = max(self.settings["search_effort"], k)
             squared, rows = self._graph.search(queries, k)
-            return np.sqrt(np.maximum(squared, 0.0)).astype(np.float32), rows.astype(np.int64)
+            distances = np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
+            # A graph search can reach fewer than k nodes; faiss marks the rest with row -1, which as an
+            # index would silently name the gallery's last embedding: give them an infinite distance.
+            distances[rows < 0] = np.inf
+            return distances, rows.astype(np.int64)
         rows, distances = exact_neighbours(queries, self.embeddings, k)
         return distances.astype(np.float32), rows
 
@@ -152,7 +158,8 @@ class EmbeddingIndex:
 
         Raises:
             FileNotFoundError: naming the missing file; ValueError when the files disagree (an index
-                saved halfway by another tool), naming the folder.
+                saved halfway by another tool) or the graph file is damaged or of another kind, naming
+                the folder and the fix.
         """
         folder = Path(folder)
         meta_path = folder / "index.json"
@@ -168,7 +175,16 @@ class EmbeddingIndex:
             faiss = _faiss()
             if faiss is None:
                 raise ImportError(f"EmbeddingIndex: {folder} holds an HNSW graph, which needs faiss; {_FAISS_HINT}.")
-            index._graph = faiss.read_index(str(folder / "hnsw.faiss"))
+            graph_path = folder / "hnsw.faiss"
+            try:
+                index._graph = faiss.read_index(str(graph_path))
+            except RuntimeError as error:  # faiss's only exception type, for a missing or damaged file alike
+                first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
+                raise ValueError(f"EmbeddingIndex: {graph_path} cannot be read as an HNSW graph ({first_line[:200]}); "
+                                 f"delete {folder} and save the index again (EmbeddingIndex(embeddings).save(folder)).") from None
+            if not isinstance(index._graph, faiss.IndexHNSWFlat):
+                raise ValueError(f"EmbeddingIndex: {graph_path} holds a {type(index._graph).__name__}, not the HNSW graph "
+                                 f"siamese-kit writes; delete {folder} and save the index again.")
         count = index._graph.ntotal if index._graph is not None else len(index.embeddings)
         if index.embeddings.shape != (meta["count"], meta["dim"]) or count != meta["count"]:
             raise ValueError(f"EmbeddingIndex: the files in {folder} disagree (index.json says {meta['count']} x "

@@ -36,11 +36,14 @@ class FolderContents:
         ignored: files that are not images by their name (`.DS_Store`, `Thumbs.db`, notes) or lie
             outside the class folders, as paths.
         skipped: `(path, reason)` of each image that could not be read, when `skip_bad` was set.
+        members: each image's name inside the folder or zip (`cats/1.png`), in the imageset's order:
+            the same whether the folder was given by a relative or an absolute path.
     """
 
     imageset: ImageSet
     ignored: tuple[str, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
+    members: tuple[str, ...] = ()
 
 
 def load_image_folder(
@@ -341,7 +344,7 @@ def _load_members(
         name=name,
         paths=tuple(reader.describe(m) for m in kept),
     )
-    return FolderContents(imageset, ignored, tuple(skipped))
+    return FolderContents(imageset, ignored, tuple(skipped), tuple("/".join(m) for m in kept))
 
 
 def _hw(shape) -> str:
