@@ -1,29 +1,29 @@
 """Identification at a million gallery embeddings: each query's best classes, as exact search gives them,
 without searching the whole gallery.
 
-    python benchmarks/identify.py                                # 1,000,000 x 64, two cases (about 15 minutes on 2 cores)
+    python benchmarks/identify.py                                # 1,000,000 x 64, two cases
     python benchmarks/identify.py --vectors 100000 --queries 200 # a short run
     python benchmarks/identify.py --out benchmarks/results/identify_cpu2.json
 
 `siamese-kit identify` (`Gallery.identify`) ranks the known classes of a query by their nearest gallery
-image; this measures the function it calls, `siamese_kit.search.by_class.nearest_by_class`, on
-embeddings alone (a million image files would measure the disk). Two galleries of embedding-like
-vectors (those of `benchmarks/index.py`: clusters in a 16-D space mapped into `--dim`, one cluster a
-class, the gallery sorted by class as a folder is read): ~1,000 images a class (1,000 classes) and
-~100 a class (10,000 classes). Queries are fresh draws of the same classes, never in the gallery.
+image; this measures what it calls, `siamese_kit.search.by_class.ClassBalls`, on embeddings alone (a
+million image files would measure the disk and the model). Two galleries of embedding-like vectors
+(those of `benchmarks/index.py`: clusters in a 16-D space mapped into `--dim`, one cluster a class, the
+gallery sorted by class as a folder is read): ~1,000 images a class (1,000 classes) and ~100 a class
+(10,000 classes). Queries are fresh draws of the same classes, never in the gallery.
 
 For each gallery:
 1. Exact: `class_minimum_distances`, every query against every embedding, one block of queries at a
    time, the per-class minimum of each block: the truth, and its queries per second.
-2. The HNSW graph (faiss, the `EmbeddingIndex` that `kind="auto"` builds at this size) is built (its
-   time is reported apart: a gallery builds it once and caches it).
-3. `nearest_by_class` through the graph: the first 100 neighbours, doubled while a query sees fewer
-   than `--top-k` classes, up to 2,048; then the exact per-class minimum for the queries still short.
-   Its top-k classes (in order) are compared with exact search's on every query, and its peak memory
-   is sampled while it runs (resident set, every 5 ms).
+2. `ClassBalls.nearest`: each class's centroid and radius bound its nearest distance from below; the
+   `--top-k` classes of nearest centroid are measured exactly, and then only the classes whose bound is
+   within the farthest of those. Its top-k classes (in order) are compared with exact search's on every
+   query, its share of the gallery measured is counted, and its peak memory is sampled while it runs
+   (resident set, every 5 ms).
 
-Before this function, a crowded query made identify ask the index for every gallery embedding: for
-1,000 queries and 1,000,000 embeddings a float32 distance and an int64 row each, 12 GB. Prints
+Before `ClassBalls`, a query whose first 100 neighbours held too few classes made identify ask the
+index for every gallery embedding: for 1,000 queries and 1,000,000 embeddings a float32 distance and an
+int64 row each, 12 GB (`whole_gallery_search_would_return_mb`). Prints
 `command: ...` first and the JSON summary last.
 """
 
@@ -142,18 +142,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     print("command: python benchmarks/identify.py " + shlex.join(sys.argv[1:] if argv is None else argv), flush=True)
-    import faiss
-
     baseline_mb = resident_mb()
     cases = []
     for classes in args.classes:
         cases.append(one_case(args.vectors, classes, args.dim, args.queries, args.top_k, baseline_mb))
-    summary = {"cases": cases, "threads": faiss.omp_get_max_threads(), "cpus": os.cpu_count(),
-               "faiss": faiss.__version__, "numpy": np.__version__,
-               "baseline_mb": round(baseline_mb, 1)}
+    summary = {"cases": cases, "cpus": os.cpu_count(), "numpy": np.__version__, "baseline_mb": round(baseline_mb, 1)}
+    line = json.dumps(summary)
     if args.out is not None:
-        args.out.write_text(json.dumps(summary) + "\n")
-    print(json.dumps(summary))
+        args.out.write_text(line + "\n")
+    print(line)
     return summary
 
 

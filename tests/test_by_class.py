@@ -84,3 +84,17 @@ def test_an_hnsw_graph_that_reaches_fewer_than_k_gives_inf_distances():
     index._graph = Graph()
     distances, rows = index.search(embeddings[:1], 3)
     assert rows.tolist() == [[5, 7, -1]] and distances[0, 2] == np.inf and distances[0, 1] == 2.0
+
+
+def test_the_identify_benchmark_agrees_with_exact_search_on_every_query(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import identify
+
+    summary = identify.main(["--vectors", "6000", "--queries", "40", "--classes", "10", "300"])
+    for case in summary["cases"]:
+        assert case["top_k_equal_to_exact_in_order"] == case["queries_checked"] == 40
+        assert case["largest_distance_difference"] < 1e-3 and 0 < case["share_of_gallery_measured"] <= 1
+    assert capsys.readouterr().out.startswith("command: python benchmarks/identify.py")
