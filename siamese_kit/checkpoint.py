@@ -140,7 +140,9 @@ class Checkpointer:
     `siamese-kit train --checkpoint-every K --resume` builds one in `<out>/checkpoints`.
 
     Args:
-        directory: folder of the checkpoints (created on the first save).
+        directory: folder of the checkpoints (created on the first save). With several workers
+            (`MultiWorkerMirroredStrategy`), a folder every worker sees: the chief writes it,
+            every worker reads it on resume.
         every: save after every this many steps (and after the last step, and on a Stop).
         keep: complete checkpoints kept; older ones are removed once a newer one is in place.
         resume: continue from the newest checkpoint in `directory`. Without it, a `directory` that
@@ -263,11 +265,17 @@ class Checkpointer:
 
         Raises:
             CheckpointError: if the checkpoint does not fit the model (another architecture or
-                optimizer) or was saved with other settings.
+                optimizer) or was saved with other settings, or (several workers) the workers
+                found different checkpoints.
+
+        Under `MultiWorkerMirroredStrategy` every worker calls it and reads the chief's folder, which
+        must therefore be one they all see (a shared disk); the workers compare the steps they found
+        before loading, so a worker that sees another folder is refused instead of training on.
         """
         if not self.resume:
             return None
         state = self.latest()
+        self._check_same_on_every_worker(model, state)
         if state is None:
             return None
         self._check_config(state)
@@ -292,13 +300,38 @@ class Checkpointer:
         self.last_saved_step = state.step
         return state
 
+    def _check_same_on_every_worker(self, model, state: CheckpointState | None) -> None:
+        """Refuses a resume where the workers of a multi-worker run found different checkpoints.
+
+        Workers that resumed different steps would train different weights, each believing it is
+        in sync, and would stop at different steps (the last collective op then hangs).
+        """
+        import tensorflow as tf
+
+        strategy = model.distribute_strategy
+        if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return
+        step = -1 if state is None else state.step
+        # One value per replica, in replica order: the workers' local replicas, worker by worker.
+        found = strategy.gather(strategy.run(lambda: tf.constant([step], tf.int64)), axis=0).numpy()
+        if len(set(found.tolist())) > 1:
+            local = len(strategy.extended.worker_devices)
+            seen = "; ".join(f"worker {worker}: " + ("none" if value < 0 else f"step {value}")
+                             for worker, value in enumerate(found.tolist()[::local]))
+            raise CheckpointError(
+                f"the workers found different checkpoints in {self.directory} ({seen}); every worker "
+                "must read the chief's checkpoint folder: put it on a disk all the machines share "
+                "(an NFS mount) and give every worker the same path. Nothing was loaded."
+            )
+
     # ------------------------------------------------------------------ writing
 
     def due(self, step: int) -> bool:
         """Whether `step` (1-based) is one to save after."""
         return step % self.every == 0
 
-    def save(self, model, step: int, monitor_state: dict | None = None, next_batch: int | None = None) -> Path:
+    def save(self, model, step: int, monitor_state: dict | None = None,
+             next_batch: int | None = None) -> Path | None:
         """Saves the model, its optimizer and the run's state after `step`, atomically.
 
         Args:
@@ -308,15 +341,25 @@ class Checkpointer:
             next_batch: the stream batch the next step takes; default `step` (one batch a step).
 
         Returns:
-            the checkpoint's folder.
+            the checkpoint's folder; None on a worker that does not write (see below).
 
         Raises:
             OSError: if the disk refuses the write; the previous checkpoint is then untouched.
+
+        Under `MultiWorkerMirroredStrategy` every worker calls it after the same steps, and only the
+        chief (worker 0) writes: the workers hold the same weights, and two writers in one shared
+        folder would race each other's renames and prunes. Writing needs no collective op, so the
+        other workers do not wait for the chief's disk.
         """
         step = int(step)
-        with model.distribute_strategy.scope():
+        strategy = model.distribute_strategy
+        with strategy.scope():
             # Built slots are saved even before the first step, so every checkpoint has one layout.
+            # Every worker builds (creating a variable is a collective op under a multi-worker strategy).
             model.optimizer.build(model.trainable_variables)
+        if not strategy.extended.should_checkpoint:
+            self.last_saved_step = step
+            return None
         self.directory.mkdir(parents=True, exist_ok=True)
         self._remove_leftovers()
         name = self._free_name(step)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 
 from ._checks import positive_int
 
-STRATEGY_KINDS = ("auto", "mirrored", "default")
+STRATEGY_KINDS = ("auto", "mirrored", "multi_worker", "default")
 
 
 def device_report() -> str:
@@ -68,6 +69,28 @@ def cpu_replicas(count: int) -> list[str]:
     return [device.name for device in tf.config.list_logical_devices("CPU")]
 
 
+def cluster_size() -> int:
+    """Workers named in the `TF_CONFIG` environment variable, the cluster `MultiWorkerMirroredStrategy` joins.
+
+    Returns:
+        the number of tasks in `TF_CONFIG`'s cluster (chief and workers), 0 when `TF_CONFIG` is unset.
+
+    Raises:
+        ValueError: if `TF_CONFIG` is set but is not the JSON TensorFlow expects.
+    """
+    text = os.environ.get("TF_CONFIG", "").strip()
+    if not text:
+        return 0
+    try:
+        cluster = json.loads(text)["cluster"]
+        return sum(len(cluster.get(role, [])) for role in ("chief", "worker"))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(
+            "TF_CONFIG must be JSON like '{\"cluster\": {\"worker\": [\"host1:12345\", \"host2:12345\"]}, "
+            f"\"task\": {{\"type\": \"worker\", \"index\": 0}}}}', got {text[:120]!r} ({error})."
+        ) from None
+
+
 def strategy(kind: str = "auto"):
     """The `tf.distribute` strategy to build, compile and train a model under.
 
@@ -77,17 +100,23 @@ def strategy(kind: str = "auto"):
     on the same batch.
 
     Args:
-        kind: `"auto"` picks `MirroredStrategy` over every GPU when there are 2 or more, over the
+        kind: `"auto"` picks `MultiWorkerMirroredStrategy` when `TF_CONFIG` names 2 or more
+            workers, else `MirroredStrategy` over every GPU when there are 2 or more, over the
             logical CPUs when `cpu_replicas` split the CPU, and TensorFlow's single-device default
             otherwise; `"mirrored"` is `MirroredStrategy` over all GPUs (all logical CPUs when there
-            is none), even with one device; `"default"` is the strategy in effect (the
-            single-device default outside any scope).
+            is none), even with one device; `"multi_worker"` is `MultiWorkerMirroredStrategy` over
+            the cluster `TF_CONFIG` names (one worker, this process, without it); `"default"` is the
+            strategy in effect (the single-device default outside any scope).
 
     Returns:
         a `tf.distribute.Strategy`; `num_replicas_in_sync` says how many replicas it trains on.
 
     Raises:
-        ValueError: if `kind` is not one of `STRATEGY_KINDS`.
+        ValueError: if `kind` is not one of `STRATEGY_KINDS`, or `TF_CONFIG` is not valid JSON.
+
+    A multi-worker strategy joins the other workers while it is made: every worker runs the same
+    program, and each calls this first, before any tensor is made (TensorFlow configures its
+    collective ops once, when it starts); the call waits until all workers have started.
     """
     if kind not in STRATEGY_KINDS:
         raise ValueError(f"strategy: kind must be one of {STRATEGY_KINDS}, got {kind!r}.")
@@ -95,6 +124,8 @@ def strategy(kind: str = "auto"):
 
     if kind == "default":
         return tf.distribute.get_strategy()
+    if kind == "multi_worker" or (kind == "auto" and cluster_size() > 1):
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     devices = gpus or tf.config.list_logical_devices("CPU")
     if kind == "auto" and len(devices) < 2:

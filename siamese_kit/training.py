@@ -45,6 +45,22 @@ class InverseDecay(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+def _every_worker_its_slice(stream):
+    """`stream` set to be split batch by batch across workers (`AutoShardPolicy.DATA`).
+
+    Every worker builds the same seeded stream; DATA sharding keeps, of each global batch, the
+    slice for this worker's replicas, so the workers together train on exactly the batches one
+    process would. OFF would hand every worker the same slice at each step (a global batch spread
+    over two steps, each half trained twice), and AUTO tries FILE sharding first, which would split
+    a file-backed stream by files. One worker or one process: nothing changes.
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return stream.with_options(options)
+
+
 def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None, jit_compile: bool = False,
                checkpoint=None, read_every: int | None = None, watch=None) -> dict:
     """A custom training loop: `GradientTape` inside `tf.function`, one step at a time.
@@ -52,7 +68,10 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
     It runs the model's own `train_step`, the very function `model.fit` runs, so the two paths
     cannot drift apart. A model built and compiled under a `tf.distribute` strategy's `scope()` trains
     on all its replicas: the stream is split by the strategy (its batch is the global batch) and the
-    reported loss is the global batch's.
+    reported loss is the global batch's. Under `MultiWorkerMirroredStrategy` every worker runs the
+    same call on the same seeded stream and keeps its slice of each global batch, so two workers
+    train as one process would; with a `checkpoint`, only the chief writes and every worker resumes
+    from the same (shared) folder.
 
     The steps are queued without waiting for them: the losses are read back from the device in one
     transfer every `read_every` steps (by default the monitor's `record_every`), not after each step,
@@ -130,7 +149,7 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
         # Stateless-seeded streams give the same batches again, so skipping them lands on the next one.
         stream = stream.skip(position)
     step_function = tf.function(one_step, jit_compile=jit_compile)
-    iterator = iter(strategy.experimental_distribute_dataset(stream))
+    iterator = iter(strategy.experimental_distribute_dataset(_every_worker_its_slice(stream)))
     monitor.start(device_report())
     start = time.perf_counter()
     steps_done, reason = first, "finished"

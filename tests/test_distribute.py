@@ -3,8 +3,10 @@
 TensorFlow fixes its devices when it first runs an op, so the distributed runs happen in a fresh
 subprocess (this file run as a script) that splits the CPU before anything else; the test compares
 what it reports. Same seed and same global batch (16 pairs: 8 per replica; 2 stacked episodes: 1 per
-replica) on both sides, for each model kind: the contrastive twin, the BCE twin classifier and the
-prototype model. The towers have no batch normalisation, whose statistics are per replica.
+replica; a class-balanced batch of 4 classes x 4 images: 2 classes per replica) on both sides, for
+each model kind: the contrastive twin, the BCE twin classifier, the prototype model and the embedding
+(triplet) model, the last also on 2 classes x 6 images, where each replica's share is one class. The
+towers have no batch normalisation, whose statistics are per replica.
 """
 
 import json
@@ -67,14 +69,15 @@ def _child() -> dict:
         }
 
     def trained_kind(chosen, kind):
-        """The BCE twin or the prototype model, trained with train_loop under `chosen`.
+        """The BCE twin, the prototype or the embedding model, trained with train_loop under `chosen`.
 
         Plain SGD: Adam divides the gradient by its own size, so a gradient N times too large on N
         replicas would train the same and hide a loss that is not divided by the replica count.
         """
-        from siamese_kit.data import episode_stream
+        from siamese_kit.data import class_balanced_stream, episode_stream
         from siamese_kit.layers import TwinClassifierHead
-        from siamese_kit.models import PrototypeModel, SiameseModel, lenet_28
+        from siamese_kit.losses import TripletLoss
+        from siamese_kit.models import EmbeddingModel, PrototypeModel, SiameseModel, lenet_28
 
         with chosen.scope():
             keras.utils.set_random_seed(5)
@@ -83,6 +86,16 @@ def _child() -> dict:
                 model = SiameseModel(tower, TwinClassifierHead())
                 model.compile(optimizer=keras.optimizers.SGD(0.05), loss=keras.losses.BinaryCrossentropy())
                 stream = pair_stream(imageset, GLOBAL_BATCH, seed=4, mode="random")
+            elif kind.startswith("embedding"):
+                # Batch-hard mining takes each image's farthest classmate and nearest other class in
+                # the batch: mining a replica's share alone would pick other triplets.
+                model = EmbeddingModel(tower, loss=TripletLoss(margin=1.0, mining="batch_hard"))
+                classes, per_class = (4, 4) if kind == "embedding" else (2, 6)
+                # With 2 classes, SGD(0.05) overshoots (the loss jumps 0.06 -> 0.45 -> 0) and each
+                # jump swaps the mined triplets of near-ties, which grew the 1e-7 float differences
+                # to 6e-4 on a weight in 20 steps; a smaller step keeps the run smooth.
+                model.compile(optimizer=keras.optimizers.SGD(0.05 if classes > 2 else 0.01))
+                stream = class_balanced_stream(imageset, classes, per_class, seed=4)
             else:
                 model = PrototypeModel(tower)
                 model.compile(optimizer=keras.optimizers.SGD(0.05))
@@ -117,7 +130,8 @@ def _child() -> dict:
         "mirrored_fit": trained(mirrored, loop=False),
         "mirrored_loop": trained(mirrored, loop=True),
         "one_device_loop": trained(strategy("default"), loop=True),
-        **{f"{kind}_{where}": trained_kind(chosen, kind) for kind in ("bce_twin", "prototype")
+        **{f"{kind}_{where}": trained_kind(chosen, kind)
+           for kind in ("bce_twin", "prototype", "embedding", "embedding_one_class_shares")
            for where, chosen in (("one_device", strategy("default")), ("mirrored", mirrored))},
         "single_episodes_refused": single_episodes_on_replicas(),
     }
@@ -173,7 +187,7 @@ def test_train_loop_on_two_replicas_matches_one_device(runs):
     _assert_same_training(runs["one_device"], runs["mirrored_loop"])
 
 
-@pytest.mark.parametrize("kind", ["bce_twin", "prototype"])
+@pytest.mark.parametrize("kind", ["bce_twin", "prototype", "embedding", "embedding_one_class_shares"])
 def test_every_model_kind_on_two_replicas_matches_one_device(runs, kind):
     import numpy as np
 

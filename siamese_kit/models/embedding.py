@@ -24,6 +24,29 @@ def _compares_directions(loss) -> bool:
     return not isinstance(loss, TripletLoss) or loss.on_unit_sphere
 
 
+def _whole_batch(labels, embeddings):
+    """The labels and embeddings of every replica's share, in global-batch order (as they are
+    without a strategy), so a batch loss mines the global batch whatever the split."""
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return labels, embeddings
+    # A sum, not `all_gather`: under MultiWorkerMirroredStrategy with one device per worker,
+    # all_gather fails in a compiled step ("destinations can not be empty"). Each replica places its
+    # share in zeros at its offset in the global batch, so the sum is the global batch; the gradient
+    # of an all-reduce sum is the sum of every replica's gradient, cut back to this replica's rows.
+    index = context.replica_id_in_sync_group
+    size = tf.shape(embeddings)[0]
+    sizes = context.all_reduce("sum", tf.one_hot(index, context.num_replicas_in_sync, dtype=tf.int32) * size)
+    before, after = tf.reduce_sum(sizes[:index]), tf.reduce_sum(sizes[index + 1:])
+
+    def placed(values):
+        return tf.pad(values, [[before, after]] + [[0, 0]] * (len(values.shape) - 1))
+
+    return context.all_reduce("sum", placed(labels)), context.all_reduce("sum", placed(embeddings))
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class EmbeddingModel(keras.Model):
     """A tower trained on class-balanced batches with `TripletLoss`, `MultiSimilarityLoss` or
@@ -34,8 +57,11 @@ class EmbeddingModel(keras.Model):
     normalised triplet loss), `embed` returns unit-length embeddings, so the Euclidean distance every evaluation uses
     ranks pairs exactly as the loss did. `score_kind` is `"distance"`.
 
-    Under a `tf.distribute` strategy each replica mines within its share of the batch, and the loss it
-    differentiates is divided by the replica count, so the summed gradients average the replicas'.
+    Under a `tf.distribute` strategy every replica gathers the embeddings and labels of all replicas
+    and mines the whole global batch, as one device would (mining only its own share would lose the
+    negatives and positives on other replicas, and a share of one class would have no negatives at
+    all); the gradient flows back to each replica's own images, so the summed gradients are one
+    device's on the same batch.
 
     Args:
         encoder: the tower, a `keras.Model` from pixels to embeddings.
@@ -81,8 +107,10 @@ class EmbeddingModel(keras.Model):
 
         images, labels = batch
         with tf.GradientTape() as tape:
-            loss = self.batch_loss(labels, self.encoder(images, training=True))
-            # Replicas' gradients are summed: each differentiates its share of the global mean.
+            loss = self.batch_loss(*_whole_batch(labels, self.encoder(images, training=True)))
+            # Every replica computes the whole batch's loss, and each image's gradient comes back as
+            # the sum over replicas; dividing by the replica count makes the summed weight gradients
+            # the whole batch's, once.
             scaled_loss = self.optimizer.scale_loss(loss / _replicas_in_sync())
         gradients = tape.gradient(scaled_loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
@@ -91,7 +119,7 @@ class EmbeddingModel(keras.Model):
 
     def test_step(self, batch):
         images, labels = batch
-        self.loss_tracker.update_state(self.batch_loss(labels, self.encoder(images, training=False)))
+        self.loss_tracker.update_state(self.batch_loss(*_whole_batch(labels, self.encoder(images, training=False))))
         return {"loss": self.loss_tracker.result()}
 
     def embed(self, images, batch_size: int = 512) -> np.ndarray:
