@@ -74,12 +74,13 @@ def top_classes(distances: np.ndarray, classes: np.ndarray, k: int) -> np.ndarra
 
 
 def one_case(vectors_count: int, classes_count: int, dim: int, queries_count: int, top_k: int,
-             baseline_mb: float) -> dict:
-    vectors, labels = embedding_like(vectors_count, dim, seed=0, centres=classes_count, with_labels=True)
+             baseline_mb: float, spread: float = 1.0) -> dict:
+    vectors, labels = embedding_like(vectors_count, dim, seed=0, centres=classes_count, with_labels=True, spread=spread)
     order = np.argsort(labels, kind="stable")  # a gallery is read class by class
     vectors, labels = vectors[order], labels[order]
     del order
-    queries, query_classes = embedding_like(queries_count, dim, seed=7, centres=classes_count, with_labels=True)
+    queries, query_classes = embedding_like(queries_count, dim, seed=7, centres=classes_count, with_labels=True,
+                                            spread=spread)
     per_class = np.bincount(labels, minlength=classes_count)
     print(f"{vectors_count:,} x {dim} in {classes_count:,} classes ({per_class.mean():.0f} a class, "
           f"{per_class.min()} to {per_class.max()})", flush=True)
@@ -110,7 +111,7 @@ def one_case(vectors_count: int, classes_count: int, dim: int, queries_count: in
           f"{same_order.sum()} of {queries_count} queries, {stats}", flush=True)
     vectors_mb = vectors.nbytes / 2**20
     return {
-        "gallery": vectors_count, "classes": classes_count, "images_per_class_mean": round(float(per_class.mean()), 1),
+        "gallery": vectors_count, "classes": classes_count, "spread": spread, "images_per_class_mean": round(float(per_class.mean()), 1),
         "images_per_class_range": [int(per_class.min()), int(per_class.max())], "dim": dim,
         "queries": queries_count, "top_k": top_k,
         "queries_checked": queries_count,
@@ -139,13 +140,15 @@ def main(argv=None) -> dict:
                         help="one gallery per count: ~vectors/classes images a class")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--spread", type=float, default=1.0,
+                        help="width of each class's cluster (centres spread 3): larger overlaps the classes more")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     print("command: python benchmarks/identify.py " + shlex.join(sys.argv[1:] if argv is None else argv), flush=True)
     baseline_mb = resident_mb()
     cases = []
     for classes in args.classes:
-        cases.append(one_case(args.vectors, classes, args.dim, args.queries, args.top_k, baseline_mb))
+        cases.append(one_case(args.vectors, classes, args.dim, args.queries, args.top_k, baseline_mb, args.spread))
     summary = {"cases": cases, "cpus": os.cpu_count(), "numpy": np.__version__, "baseline_mb": round(baseline_mb, 1)}
     line = json.dumps(summary)
     if args.out is not None:

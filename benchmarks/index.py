@@ -42,9 +42,10 @@ from siamese_kit.search.index import EmbeddingIndex  # noqa: E402
 
 
 def embedding_like(count: int, dim: int, seed: int, centres: int = 5000, latent: int = 16,
-                   with_labels: bool = False):
+                   with_labels: bool = False, spread: float = 1.0):
     """`count` vectors clustered in a `latent`-D space, mapped into `dim`-D (see the module doc); with
-    `with_labels`, also the cluster (class) of each vector."""
+    `with_labels`, also the cluster (class) of each vector. `spread` scales each cluster's width
+    (the centres have spread 3)."""
     structure = np.random.default_rng(12345)  # the same centres and map for the index and the queries
     centre_points = structure.normal(size=(centres, latent)).astype(np.float32) * 3.0
     mapping = structure.normal(size=(latent, dim)).astype(np.float32) / np.sqrt(latent)
@@ -54,7 +55,7 @@ def embedding_like(count: int, dim: int, seed: int, centres: int = 5000, latent:
     for start in range(0, count, 100_000):  # in chunks, so the temporaries stay small
         n = min(100_000, count - start)
         labels[start:start + n] = rng.integers(0, centres, n)
-        points = centre_points[labels[start:start + n]] + rng.normal(size=(n, latent)).astype(np.float32)
+        points = centre_points[labels[start:start + n]] + spread * rng.normal(size=(n, latent)).astype(np.float32)
         vectors[start:start + n] = points @ mapping + 0.05 * rng.normal(size=(n, dim)).astype(np.float32)
     return (vectors, labels) if with_labels else vectors
 
