@@ -315,8 +315,8 @@ def _enrol(args) -> int:
     from .search import Gallery, Verifier
 
     gallery = Gallery(Verifier.from_run(args.run), args.gallery, cache_dir=args.run)
-    print(json.dumps({"gallery": str(args.gallery), "images": len(gallery.imageset),
-                      "classes": gallery.imageset.num_classes, **gallery.update.summary()}))
+    print(json.dumps({"gallery": str(args.gallery), "images": len(gallery.members),
+                      "classes": len(gallery.class_names), **gallery.update.summary()}))
     return 0
 
 

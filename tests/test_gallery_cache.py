@@ -145,3 +145,42 @@ def test_enrol_says_what_it_added_changed_and_removed(tmp_path, run, monkeypatch
     second = json.loads(capsys.readouterr().out)
     assert (second["added_files"], second["removed_files"], second["embedded"]) == (["light/0.png"], ["dark/1.png"], 1)
     assert second["classes"] == 3 and "reason" not in second
+
+
+def test_an_up_to_date_gallery_decodes_no_image(tmp_path, run, monkeypatch):
+    from siamese_kit.search import gallery as gallery_module
+
+    folder = two_classes(tmp_path / "gallery")
+    Gallery(verifier_of(run), folder, cache_dir=run.parent)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a cached gallery was decoded again")
+
+    monkeypatch.setattr(gallery_module, "read_folder_members", refuse)
+    again = Gallery(verifier_of(run), folder, cache_dir=run.parent)
+    query = grey(tmp_path / "q" / "near_mid.png", 101)
+    assert again.identify([query], top_k=1)[0]["identity"] == "mid"
+
+
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_the_listing_finds_what_reading_the_folder_finds(tmp_path, as_zip):
+    from siamese_kit.data.sources.folders import list_image_folder, read_folder_members, read_image_folder
+
+    folder = two_classes(tmp_path / "data" / "gallery")  # a lone top folder, as zips often have
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "mid" / ".hidden.png").write_bytes(b"")
+    (folder / "empty_class").mkdir()
+    source = folder.parent
+    if as_zip:
+        source = tmp_path / "gallery.zip"
+        with zipfile.ZipFile(source, "w") as z:
+            for path in sorted(p for p in (tmp_path / "data").rglob("*") if p.is_file()):
+                z.write(path, path.relative_to(tmp_path / "data").as_posix())
+            z.writestr("gallery/empty_class/", "")
+    listing = list_image_folder(source)
+    contents = read_image_folder(source, (8, 8))
+    assert listing.paths == contents.imageset.paths and listing.members == contents.members
+    np.testing.assert_array_equal(listing.labels, contents.imageset.labels)
+    assert listing.class_names == contents.imageset.class_names == ("dark", "empty_class", "mid")
+    np.testing.assert_array_equal(read_folder_members(source, listing.members[::-1], (8, 8)),
+                                  contents.imageset.images[::-1])

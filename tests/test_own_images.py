@@ -39,9 +39,9 @@ def test_sixteen_bit_grey_is_scaled_never_clipped(tmp_path):
 
 
 def test_twelve_bit_images_in_sixteen_bit_files_keep_their_grey_levels_and_are_said(tmp_path, monkeypatch):
-    from siamese_kit.data.sources import folders
+    from siamese_kit.data.sources import pixels
 
-    monkeypatch.setattr(folders, "_DEPTHS_SAID", set())
+    monkeypatch.setattr(pixels, "_DEPTHS_SAID", set())
     twelve = (np.arange(16 * 16).reshape(16, 16) * 16).astype(np.uint16)  # 0 .. 4080: a 12-bit sensor's range
     write(tmp_path / "camera" / "a.png", encoded(Image.fromarray(twelve)))
     write(tmp_path / "camera" / "b.png", encoded(Image.fromarray(twelve[::-1].copy())))

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .._files import replace_atomically
-from ..data.sources.folders import read_image_files, read_image_folder
-from ..data.imageset import DataError
+from ..data.sources.folders import list_image_folder, read_folder_members, read_image_files, read_image_folder
+from ..data.imageset import DataError, ImageSet
 from ..runs import RunFolder
 from ..scores import embedding_pair_scores, predict_same
 from .by_class import ClassBalls
@@ -115,14 +115,29 @@ class Gallery:
         self.verifier = verifier
         self.folder = Path(folder).expanduser()
         height, width, channels = verifier.image_shape
-        contents = read_image_folder(self.folder, (height, width), "rgb" if channels == 3 else "grayscale",
-                                     keep_aspect=verifier.keep_aspect)
-        self.imageset = contents.imageset
+        listing = list_image_folder(self.folder)
+        self.members, self.labels = listing.members, listing.labels
+        self.class_names, self.paths = listing.class_names, listing.paths
+        self._color = "rgb" if channels == 3 else "grayscale"
+
+        def read(rows):
+            return read_folder_members(self.folder, [self.members[row] for row in rows], (height, width),
+                                       self._color, verifier.keep_aspect)
+
         reading = f"{height}x{width}x{channels} keep_aspect={verifier.keep_aspect}"
-        self.embeddings, self.update = cached_embeddings(verifier.model.embed, self.imageset.images,
-                                                         contents.members, self.folder, cache_dir,
-                                                         verifier.model_path, reading)
+        self.embeddings, self.update = cached_embeddings(verifier.model.embed, read, self.members, self.folder,
+                                                         cache_dir, verifier.model_path, reading)
         self._balls = None
+
+    @property
+    def imageset(self) -> ImageSet:
+        """The gallery's images, decoded now (identify needs only the cached embeddings).
+
+        Returns:
+            ImageSet with labels, class names and paths."""
+        height, width, _ = self.verifier.image_shape
+        images = read_folder_members(self.folder, self.members, (height, width), self._color, self.verifier.keep_aspect)
+        return ImageSet(images, self.labels, self.class_names, name=self.folder.name, paths=self.paths)
 
     def identify(self, queries, top_k: int = 5) -> list[dict]:
         """The best-matching known classes of each query image, ranked.
@@ -142,7 +157,7 @@ class Gallery:
         model = self.verifier.model
         distance = model.score_kind == "distance"
         query_embeddings = model.embed(self.verifier.read(queries))
-        labels = self.imageset.labels
+        labels = self.labels
         classes = np.unique(labels)
         if distance:
             by_class = self._nearest_by_class(query_embeddings, classes, top_k)
@@ -154,7 +169,7 @@ class Gallery:
         key = "distance" if distance else "score"
         answers = []
         for row, query in enumerate(queries):
-            matches = [{"class": self.imageset.class_names[classes[c]], key: round(float(by_class[row, c]), 6)}
+            matches = [{"class": self.class_names[classes[c]], key: round(float(by_class[row, c]), 6)}
                        for c in order[row]]
             best = by_class[row, order[row, 0]]
             known = bool(predict_same(np.array([best]), self.verifier.threshold, model.score_kind)[0])
@@ -166,7 +181,7 @@ class Gallery:
         """`[Q, C]` exact distance of each query to each class's nearest gallery image, for every class
         that could be among its `top_k` best (inf for the others); see `ClassBalls`."""
         if self._balls is None:
-            self._balls = ClassBalls(self.embeddings, self.imageset.labels)
+            self._balls = ClassBalls(self.embeddings, self.labels)
         distances, _ = self._balls.nearest(query_embeddings, top_k)
         assert np.array_equal(self._balls.classes, classes)
         return distances

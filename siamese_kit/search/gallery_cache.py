@@ -117,13 +117,14 @@ def _stored(cache: Path) -> tuple[dict | None, str]:
         return None, f"the cache could not be read: {type(error).__name__}"
 
 
-def cached_embeddings(embed, images: np.ndarray, members, source: Path, cache_dir, model_path,
+def cached_embeddings(embed, read_images, members, source: Path, cache_dir, model_path,
                       reading: str) -> tuple[np.ndarray, GalleryUpdate]:
-    """The gallery's embeddings, embedding only the images the cache does not hold as they are now.
+    """The gallery's embeddings, reading and embedding only the images the cache does not hold as they are now.
 
     Args:
         embed: `images -> [n, D] embeddings` (the run's model).
-        images: the gallery's images `[N, H, W, C]`, in `members` order.
+        read_images: `rows -> [len(rows), H, W, C]` images of those positions of `members`; a gallery
+            whose cache is up to date decodes none.
         members: each image's name inside the gallery.
         source: the gallery folder or zip.
         cache_dir: where to keep the cache; None keeps nothing.
@@ -135,7 +136,7 @@ def cached_embeddings(embed, images: np.ndarray, members, source: Path, cache_di
     """
     members = list(members)
     if cache_dir is None or model_path is None:
-        embeddings = np.asarray(embed(images), np.float32)
+        embeddings = np.asarray(embed(read_images(list(range(len(members))))), np.float32)
         return embeddings, GalleryUpdate(added=members, embedded=len(members), reason="no cache kept")
     cache = cache_path(cache_dir, source, reading)
     keys = content_keys(source, members)
@@ -159,7 +160,7 @@ def cached_embeddings(embed, images: np.ndarray, members, source: Path, cache_di
         update.added = members
     current = set(members)
     update.removed = [] if stored is None else sorted(m for m in previous if m not in current)
-    embedded = np.asarray(embed(images[rows_to_embed]), np.float32) if rows_to_embed else None
+    embedded = np.asarray(embed(read_images(rows_to_embed)), np.float32) if rows_to_embed else None
     dim = embedded.shape[1] if embedded is not None else stored["embeddings"].shape[1]
     embeddings = np.empty((len(members), dim), np.float32)
     if reused:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +18,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .archives import open_zip
+from .pixels import eight_bit, fit_image, without_alpha
 from ..imageset import DataError, ImageSet
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 COLOR_MODES = {"grayscale": ("L", 1), "rgb": ("RGB", 3)}
 # Pillow's modes for grey pixels wider than 8 bits; `convert("L")` would clip them at 255.
-_WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
-
-
 @dataclass(frozen=True)
 class FolderContents:
     """What reading a folder found: the images, and the files it did not use.
@@ -145,25 +142,14 @@ def read_image_folder(
         image_size = (int(image_size[0]), int(image_size[1]))
     elif keep_aspect:
         raise DataError("keep_aspect needs image_size=(height, width): the size to fit each image into.")
-    if not path.exists():
-        raise DataError(
-            f"Image folder not found: {path}. Pass a folder or .zip holding one subfolder per "
-            "class."
-        )
     name = name or (path.stem if path.is_file() else path.name)
     options = _DecodeOptions(COLOR_MODES[color_mode][0], image_size, resample, keep_aspect)
-    if path.is_dir():
-        members = []
-        for root, dirs, files in os.walk(path):
-            dirs[:] = [d for d in dirs if not _skipped(d)]  # don't descend into .git and the like
-            parts = Path(root).relative_to(path).parts
-            members.extend(parts + (f,) for f in files)
-        return _load_members(path, members, _FolderReader(path), options, name, class_levels, skip_bad)
-    # Every member is vetted (names, links, zip-bomb sizes) before any is read.
-    archive = open_zip(path, "a folder or a zip holding one subfolder per class")
-    with archive:
-        members = [tuple(info.filename.split("/")) for info in archive.infolist() if not info.is_dir()]
-        return _load_members(path, members, _ZipReader(path, archive), options, name, class_levels, skip_bad)
+    # Every zip member is vetted (names, links, zip-bomb sizes) before any is read.
+    reader, members = _reader_of(path)
+    try:
+        return _load_members(path, members, reader, options, name, class_levels, skip_bad)
+    finally:
+        _close(reader)
 
 
 def read_image_files(
@@ -253,15 +239,9 @@ def _class_root(members: Sequence[tuple[str, ...]], class_levels: int = 1) -> tu
         root = child
 
 
-def _load_members(
-    source: Path,
-    members: Iterable[tuple[str, ...]],
-    reader: "_FolderReader | _ZipReader",
-    options: "_DecodeOptions",
-    name: str,
-    class_levels: int,
-    skip_bad: bool,
-) -> FolderContents:
+def _class_members(source: Path, members, reader, class_levels: int):
+    """The images inside class folders (sorted), each one's class key, the class keys in label order,
+    the class root's depth, and the files ignored."""
     members = sorted(members)
     images_found = [m for m in members if _wanted(m)]
     example = "cats/1.png" if class_levels == 1 else "animals/cats/1.png"
@@ -298,6 +278,19 @@ def _load_members(
     keys = sorted(
         {m[depth : depth + class_levels] for m in in_classes} | reader.subfolders(root, class_levels)
     )
+    return in_classes, keys, depth, ignored, where
+
+
+def _load_members(
+    source: Path,
+    members: Iterable[tuple[str, ...]],
+    reader: "_FolderReader | _ZipReader",
+    options: "_DecodeOptions",
+    name: str,
+    class_levels: int,
+    skip_bad: bool,
+) -> FolderContents:
+    in_classes, keys, depth, ignored, where = _class_members(source, members, reader, class_levels)
     index = {k: i for i, k in enumerate(keys)}
     channels = COLOR_MODES["rgb" if options.mode == "RGB" else "grayscale"][1]
     images = None
@@ -359,95 +352,13 @@ class _DecodeOptions:
     keep_aspect: bool = False
 
 
-def _eight_bit(img: Image.Image, describe: str) -> Image.Image:
-    """Grey wider than 8 bits scaled to 0..255 over the bits it holds (floats over 0..1), never clipped.
-
-    A 16-bit file often holds fewer bits: 10-, 12- or 14-bit cameras and scanners store their pixels in
-    16-bit files. Scaled over 65,535, a 12-bit image would keep 16 grey levels. So the depth is the one the
-    file declares (a TIFF's BitsPerSample) or, where it declares none below 16, the data's own: the
-    smallest of 8, 10, 12, 14 or 16 bits that holds its largest value. A file that uses under 4,096 levels
-    is said once (`UserWarning`), since a truly 16-bit but very dark image would be brightened by it.
-    """
-    if img.mode not in _WIDE_GREY_MODES:
-        return img
-    values = np.asarray(img, dtype=np.float64)
-    low, high = float(values.min()), float(values.max())
-    if img.mode == "F":
-        top = 1.0
-    else:
-        declared = getattr(img, "tag_v2", {}).get(258) if hasattr(img, "tag_v2") else None
-        declared = int(declared[0] if isinstance(declared, tuple) else declared) if declared else 16
-        bits = declared if declared < 16 else next(b for b in (8, 10, 12, 14, 16) if high < 2**b or b == 16)
-        top = float(2**bits - 1)
-        if declared == 16 and high < 4096:
-            _say_depth_once(bits, describe, high)
-    if low < 0 or high > top:
-        raise DataError(
-            f"Cannot read image {describe}: its {img.mode} pixels run from {low:g} to {high:g}, outside "
-            f"0..{top:g}, so they cannot be scaled to 0..255 without clipping. Save it as an 8- or "
-            "16-bit image."
-        )
-    return Image.fromarray(np.rint(values * (255.0 / top)).astype(np.uint8), "L")
-
-
-_DEPTHS_SAID: set[int] = set()
-
-
-def _say_depth_once(bits: int, describe: str, high: float) -> None:
-    """Warns, once per depth in a session, that 16-bit files were read as holding fewer bits."""
-    if bits in _DEPTHS_SAID:
-        return
-    _DEPTHS_SAID.add(bits)
-    warnings.warn(
-        f"{describe} is a 16-bit image whose largest value is {high:g}, under 4,096 levels: read as {bits}-bit "
-        f"(scaled by 255/{2**bits - 1}), as 10- and 12-bit cameras store their pixels. Other 16-bit files like "
-        "it are read the same way without another warning. If your images are truly 16-bit, save them with "
-        "their full range (or as 8-bit) so every file is scaled alike.", UserWarning, stacklevel=2)
-
-
-def _without_alpha(img: Image.Image) -> Image.Image:
-    """Transparent areas laid on white, the page most drawings and scans assume."""
-    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-    if not has_alpha:
-        return img
-    rgba = img.convert("RGBA")
-    return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-
-
-def fit_image(img: Image.Image, image_size: tuple[int, int], keep_aspect: bool = False,
-              resample: int = Image.Resampling.BILINEAR) -> Image.Image:
-    """One image at `image_size`: stretched, or scaled to fit inside it and padded with its border colour.
-
-    The padding takes the mean colour of the image's own border, so a white page is padded white and a
-    dark photo dark: the pad never draws a frame the model could learn.
-
-    Args:
-        img: a PIL image.
-        image_size: `(height, width)`.
-        keep_aspect: pad rather than stretch.
-        resample: the PIL resampling filter.
-
-    Returns:
-        the PIL image at `image_size` (the same object when it already is that size).
-    """
-    height, width = image_size
-    if img.size == (width, height):
-        return img
-    if not keep_aspect:
-        return img.resize((width, height), resample)
-    pixels = np.asarray(img)
-    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    fill = tuple(int(round(v)) for v in np.atleast_1d(border.mean(axis=0)))
-    return ImageOps.pad(img, (width, height), method=resample, color=fill[0] if len(fill) == 1 else fill)
-
-
 def _decode(reader, member: tuple[str, ...], options: _DecodeOptions) -> np.ndarray:
     """Pixels `[H, W]` or `[H, W, 3]` of one member, in `options.mode`, turned upright and resized once."""
     describe = reader.describe(member)
     try:
         with Image.open(io.BytesIO(reader.read(member))) as opened:
             img = ImageOps.exif_transpose(opened)
-            img = _without_alpha(_eight_bit(img, describe)).convert(options.mode)
+            img = without_alpha(eight_bit(img, describe)).convert(options.mode)
             if options.image_size is not None:
                 img = fit_image(img, options.image_size, options.keep_aspect, options.resample)
             return np.asarray(img, dtype=np.uint8)
@@ -460,6 +371,98 @@ def _decode(reader, member: tuple[str, ...], options: _DecodeOptions) -> np.ndar
             f"Cannot read image {describe}: {why}. Replace it with a readable image, move it out of "
             "the dataset's folders, or pass skip_bad=True (`--skip-bad`) to leave it out."
         ) from e
+
+
+@dataclass(frozen=True)
+class FolderListing:
+    """The images a folder or `.zip` of class folders holds, found without decoding any.
+
+    Attributes:
+        members: each image's name inside it (`cats/1.png`), sorted, as `read_image_folder` orders them.
+        labels: int64 `[N]`, each image's class (class folders in sorted order).
+        class_names: the class folder names.
+        paths: each image's file (for a zip, `<zip> member '<name>'`).
+    """
+
+    members: tuple[str, ...]
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    paths: tuple[str, ...]
+
+
+def _reader_of(path: Path):
+    """A reader for a folder, or an open zip's reader (the caller closes `reader.archive`)."""
+    if not path.exists():
+        raise DataError(f"Image folder not found: {path}. Pass a folder or .zip holding one subfolder per class.")
+    if path.is_dir():
+        members = []
+        for root, dirs, files in os.walk(path):
+            dirs[:] = [d for d in dirs if not _skipped(d)]  # don't descend into .git and the like
+            parts = Path(root).relative_to(path).parts
+            members.extend(parts + (f,) for f in files)
+        return _FolderReader(path), members
+    archive = open_zip(path, "a folder or a zip holding one subfolder per class")
+    return _ZipReader(path, archive), [tuple(i.filename.split("/")) for i in archive.infolist() if not i.is_dir()]
+
+
+def _close(reader) -> None:
+    if isinstance(reader, _ZipReader):
+        reader.archive.close()
+
+
+def list_image_folder(path: str | os.PathLike) -> FolderListing:
+    """The images of a folder or `.zip` of class folders and their classes, as `read_image_folder`
+    finds them (`class_levels=1`), without decoding one: for a gallery whose embeddings are cached.
+
+    Args:
+        path: a folder or a `.zip` file.
+
+    Returns:
+        FolderListing.
+
+    Raises:
+        DataError: as `read_image_folder`, for a missing path, an unsafe zip or no class folders.
+    """
+    path = Path(path)
+    reader, members = _reader_of(path)
+    try:
+        in_classes, keys, depth, _, _ = _class_members(path, members, reader, 1)
+        index = {k: i for i, k in enumerate(keys)}
+        return FolderListing(tuple("/".join(m) for m in in_classes),
+                             np.array([index[m[depth:depth + 1]] for m in in_classes], dtype=np.int64),
+                             tuple("/".join(k) for k in keys), tuple(reader.describe(m) for m in in_classes))
+    finally:
+        _close(reader)
+
+
+def read_folder_members(path: str | os.PathLike, members: Sequence[str], image_size: tuple[int, int],
+                        color_mode: str = "grayscale", keep_aspect: bool = False) -> np.ndarray:
+    """Some images of a folder or `.zip`, by member name, decoded as `read_image_folder` decodes them.
+
+    Args:
+        path: the folder or zip.
+        members: names inside it (`FolderListing.members`).
+        image_size: `(height, width)`.
+        color_mode: `"grayscale"` or `"rgb"`.
+        keep_aspect: pad rather than stretch.
+
+    Returns:
+        uint8 `[len(members), H, W, C]`.
+
+    Raises:
+        DataError: naming an image that cannot be read.
+    """
+    path = Path(path)
+    mode, channels = COLOR_MODES[color_mode]
+    options = _DecodeOptions(mode, tuple(image_size), Image.Resampling.BILINEAR, keep_aspect)
+    images = np.empty((len(members), *image_size, channels), np.uint8)
+    reader = _FolderReader(path) if path.is_dir() else _ZipReader(path, open_zip(path, "a folder or a zip"))
+    try:
+        for row, member in enumerate(members):
+            images[row] = _decode(reader, tuple(member.split("/")), options).reshape(*image_size, channels)
+    finally:
+        _close(reader)
+    return images
 
 
 class _FolderReader:
@@ -513,5 +516,6 @@ class _ZipReader:
 
 
 __all__ = [
-    "COLOR_MODES", "FolderContents", "IMAGE_SUFFIXES", "fit_image", "load_image_folder", "read_image_files", "read_image_folder",
+    "COLOR_MODES", "FolderContents", "FolderListing", "IMAGE_SUFFIXES", "list_image_folder", "load_image_folder",
+    "read_folder_members", "read_image_files", "read_image_folder",
 ]

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .folders import FolderContents, fit_image, read_image_folder
+from .folders import FolderContents, read_image_folder
+from .pixels import fit_image
 from ..imageset import DataError, ImageSet
 from .idx import load_idx
 from .tfds import load_tfds
