@@ -118,16 +118,16 @@ class Gallery:
         listing = list_image_folder(self.folder)
         self.members, self.labels = listing.members, listing.labels
         self.class_names, self.paths = listing.class_names, listing.paths
-        self._color = "rgb" if channels == 3 else "grayscale"
-
-        def read(rows):
-            return read_folder_members(self.folder, [self.members[row] for row in rows], (height, width),
-                                       self._color, verifier.keep_aspect)
-
         reading = f"{height}x{width}x{channels} keep_aspect={verifier.keep_aspect}"
-        self.embeddings, self.update = cached_embeddings(verifier.model.embed, read, self.members, self.folder,
+        self.embeddings, self.update = cached_embeddings(verifier.model.embed, self._read, self.members, self.folder,
                                                          cache_dir, verifier.model_path, reading)
         self._balls = None
+
+    def _read(self, rows) -> np.ndarray:
+        """The images at these positions of `members`, decoded as the run's data was read."""
+        height, width, channels = self.verifier.image_shape
+        return read_folder_members(self.folder, [self.members[row] for row in rows], (height, width),
+                                   "rgb" if channels == 3 else "grayscale", self.verifier.keep_aspect)
 
     @property
     def imageset(self) -> ImageSet:
@@ -135,8 +135,7 @@ class Gallery:
 
         Returns:
             ImageSet with labels, class names and paths."""
-        height, width, _ = self.verifier.image_shape
-        images = read_folder_members(self.folder, self.members, (height, width), self._color, self.verifier.keep_aspect)
+        images = self._read(range(len(self.members)))
         return ImageSet(images, self.labels, self.class_names, name=self.folder.name, paths=self.paths)
 
     def identify(self, queries, top_k: int = 5) -> list[dict]:
