@@ -65,16 +65,16 @@ def build(loss_name: str, recipe, channels: int):
     from siamese_kit.layers import EuclideanDistance
     from siamese_kit.losses import ContrastiveLoss, MultiSimilarityLoss, TripletLoss
     from siamese_kit.models import EmbeddingModel, PrototypeModel, SiameseModel
-    from siamese_kit.recipes._common import compiled_on_conv4  # the recipes' own seeded build, shared on purpose
+    from siamese_kit.recipes._common import compiled_on_tower  # the recipes' own seeded build, shared on purpose
 
     if loss_name == "contrastive":
-        return compiled_on_conv4(SiameseModel, recipe, channels, head=EuclideanDistance(),
+        return compiled_on_tower(SiameseModel, recipe, channels, head=EuclideanDistance(),
                                  compile_loss=ContrastiveLoss(2.0))
     if loss_name == "prototypical":
-        return compiled_on_conv4(PrototypeModel, recipe, channels)
+        return compiled_on_tower(PrototypeModel, recipe, channels)
     loss = MultiSimilarityLoss() if loss_name == "multi_similarity" else \
         TripletLoss(1.0, mining=loss_name.removeprefix("triplet_"))
-    return compiled_on_conv4(EmbeddingModel, recipe, channels, loss=loss)
+    return compiled_on_tower(EmbeddingModel, recipe, channels, loss=loss)
 
 
 def stream_of(loss_name: str, train_set, classes: int, per_class: int, augment, seed: int):

@@ -6,6 +6,7 @@ tower on the same episodes.
         --iterations 10000 --out runs/validation_seed0
     python benchmarks/one_shot_levers.py --model runs/validation_seed0/model.keras --views 0 2 4 8
     python benchmarks/one_shot_levers.py --model runs/validation_seed0/model.keras --views 0 8 --transductive
+    python benchmarks/one_shot_levers.py --model runs/validation_seed0/model.keras --views 0 8 --centre
     python benchmarks/one_shot_levers.py --model runs/validation_seed0/model.keras --views 0 --fine-tune-steps 5 20
 
 The towers must have been trained with `--evaluate-on validation` on the same background: the
@@ -102,6 +103,9 @@ def main(argv=None) -> dict:
                         help="also score every model alone (a paired comparison of towers trained differently)")
     parser.add_argument("--transductive", action="store_true",
                         help="also score every setting with prototypes refined by the episode's queries")
+    parser.add_argument("--centre", action="store_true",
+                        help="also score every setting centred on each episode's support mean, at unit length "
+                             "(inductive: reads the support only)")
     parser.add_argument("--fine-tune-steps", type=int, nargs="*", default=[],
                         help="support-set fine-tuning: gradient steps per episode to try (SupportFineTuning)")
     parser.add_argument("--fine-tune-episodes", type=int, default=200,
@@ -130,21 +134,22 @@ def main(argv=None) -> dict:
     # Which towers each setting uses: the first alone, each of the others alone (--each), all of them.
     groups = [[0]] + ([[number] for number in range(1, len(towers))] if args.each else [])
     groups += [list(range(len(towers)))] if len(towers) > 1 else []
-    settings = [(group, views, refined) for refined in ([False, True] if args.transductive else [False])
+    settings = [(group, views, refined, centred) for refined in ([False, True] if args.transductive else [False])
+                for centred in ([False, True] if args.centre else [False])
                 for group in groups for views in args.views]
     results = []
     for ways, shots in SIZES:
         drawn = fixed_episodes(eval_set, args.episodes, ways=ways, shots=shots, queries=1, seed=args.seed,
                                within_group=True)
         baseline = None
-        for group, views, refined in settings:
+        for group, views, refined, centred in settings:
             accuracy = per_episode(EmbeddingEnsemble([towers[number] for number in group], views=views,
-                                                     transductive=refined), eval_set, drawn)
+                                                     transductive=refined, centre=centred), eval_set, drawn)
             baseline = accuracy if baseline is None else baseline
             mean, half = mean_interval(accuracy)
             gain, gain_half = mean_interval(accuracy - baseline) if accuracy is not baseline else (0.0, 0.0)
             line = {"episodes": f"{ways}way_{shots}shot", "towers": len(group), "models": group, "views": views,
-                    "transductive": refined,
+                    "transductive": refined, "centred": centred,
                     "accuracy": round(mean, 4), "interval": round(half, 4),
                     "gain_over_plain": round(gain, 4), "gain_interval": round(gain_half, 4)}
             print(json.dumps(line), flush=True)

@@ -110,3 +110,31 @@ def test_a_balanced_stream_and_an_episode_stream_of_one_seed_draw_unrelated_grou
     # Unrelated draws agree on about 1 step in 6 (10 of 60); 30 or more would happen by chance with
     # probability under 1e-9.
     assert same < 30, same
+
+
+def test_groups_per_batch_draws_that_many_distinct_groups_with_an_equal_share_of_classes():
+    class_group = np.repeat(np.arange(5), [4, 4, 4, 4, 2])  # group 4 has 2 classes, fewer than the share of 3
+    data = numbered_set([3] * len(class_group), groups_of_classes=class_group)
+    used = set()
+    for images, labels in batches(class_balanced_stream(data, 6, 2, within_group=True, groups_per_batch=2, seed=1), 40):
+        np.testing.assert_array_equal(labels, data.labels[index_of(images)])
+        rows = labels.reshape(6, 2)
+        assert (rows == rows[:, :1]).all() and len(set(rows[:, 0])) == 6  # six distinct classes, K each
+        groups, shares = np.unique(class_group[rows[:, 0]], return_counts=True)
+        assert len(groups) == 2 and (shares == 3).all()  # two groups, three classes from each
+        used |= set(groups)
+    assert used == {0, 1, 2, 3}  # every group with 3 classes takes part; group 4 never
+    again = batches(class_balanced_stream(data, 6, 2, within_group=True, groups_per_batch=2, seed=1, start_batch=5), 2)
+    first = batches(class_balanced_stream(data, 6, 2, within_group=True, groups_per_batch=2, seed=1), 7)[5:]
+    for (a, _), (b, _) in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_groups_per_batch_is_refused_where_it_cannot_split_the_batch():
+    data = numbered_set([3] * 8, groups_of_classes=[0, 0, 0, 1, 1, 1, 2, 2])
+    with pytest.raises(DataError, match="needs within_group=True and classes_per_batch divisible by it"):
+        class_balanced_stream(data, 6, 2, groups_per_batch=2)
+    with pytest.raises(DataError, match="divisible by it .*classes_per_batch=5"):
+        class_balanced_stream(data, 5, 2, within_group=True, groups_per_batch=2)
+    with pytest.raises(DataError, match="has 2 groups with at least 3 classes .* fewer than groups_per_batch=3"):
+        class_balanced_stream(data, 9, 2, within_group=True, groups_per_batch=3)

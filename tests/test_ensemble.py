@@ -182,3 +182,23 @@ def test_transductive_prototypes_are_one_soft_k_means_step_and_change_the_scores
     expected_scores = np.sqrt(((queries[:, :, None, :] - refined[:, None, :, :]) ** 2).sum(-1))
     np.testing.assert_allclose(scores, expected_scores, rtol=1e-4)
     assert not np.allclose(scores, class_scores(EmbeddingEnsemble(Pixels()), support, queries), rtol=1e-3)
+
+
+def test_centred_scores_use_the_support_alone_so_each_query_is_scored_inductively():
+    from siamese_kit.evaluation.one_shot import class_scores
+
+    rng = np.random.default_rng(4)
+    support = rng.normal(size=(3, 5, 1, 8)) + 10.0  # 3 trial sets, 5 classes, 1 shot, far from the origin
+    queries = rng.normal(size=(3, 4, 8)) + 10.0
+    centred = EmbeddingEnsemble(Pixels(), centre=True)
+    scores = class_scores(centred, support, queries)
+    mean = support.mean(axis=(1, 2))
+    unit_support = (support - mean[:, None, None]) / np.linalg.norm(support - mean[:, None, None], axis=-1,
+                                                                     keepdims=True)
+    unit_queries = (queries - mean[:, None]) / np.linalg.norm(queries - mean[:, None], axis=-1, keepdims=True)
+    by_hand = np.linalg.norm(unit_queries[:, :, None] - unit_support[:, None, :, 0], axis=-1)
+    np.testing.assert_allclose(scores, by_hand, rtol=1e-5)
+    alone = class_scores(centred, support, queries[:, :1])  # the other queries do not move a query's scores
+    np.testing.assert_allclose(alone[:, 0], scores[:, 0], rtol=1e-6)
+    plain = class_scores(EmbeddingEnsemble(Pixels()), support, queries)
+    assert not np.allclose(plain, scores)

@@ -45,6 +45,9 @@ def class_scores(model, support_embeddings: np.ndarray, query_embeddings: np.nda
     query_embeddings = np.asarray(query_embeddings, dtype=np.float32)
     *lead, ways, shots, dim = support_embeddings.shape
     if model.score_kind == "distance":
+        move = getattr(model, "support_space", None)  # an EmbeddingEnsemble centred on each trial's support
+        if move is not None:
+            support_embeddings, query_embeddings = move(support_embeddings, query_embeddings)
         # float64, so near-equal candidates are told apart as exactly as the embeddings allow.
         prototypes = support_embeddings.mean(axis=-2, dtype=np.float64)
         refine = getattr(model, "refine_prototypes", None)  # an EmbeddingEnsemble's transductive step

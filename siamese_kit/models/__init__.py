@@ -4,7 +4,7 @@ loaded on first use."""
 from .._lazy import lazy_exports
 
 _EXPORTS = {
-    **dict.fromkeys(["ENCODERS", "conv4", "get_encoder", "koch_105", "lenet_28"], ".encoders"),
+    **dict.fromkeys(["ENCODERS", "conv4", "get_encoder", "koch_105", "lenet_28", "resnet12"], ".encoders"),
     **dict.fromkeys(["SiameseModel", "embed"], ".twin"),
     "PrototypeModel": ".prototype",
     "EmbeddingModel": ".embedding",

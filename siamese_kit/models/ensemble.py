@@ -27,6 +27,12 @@ class EmbeddingEnsemble:
     weighted mean of its support images (weight 1) and the queries. It uses the other queries of the
     same trial set, which a person shown one test image at a time does not have: report it apart.
 
+    Centred on the support: with `centre=True`, every trial's support and query embeddings are moved by the
+    mean of that trial's support embeddings and scaled to unit length before prototypes and distances are
+    taken, so what all the candidates share (an alphabet's common strokes, in Lake's within-alphabet runs)
+    stops counting and the directions that tell them apart decide. It reads only the support images, which
+    every query is shown with: each query is still scored alone (inductive).
+
     It offers what the evaluations use (`embed`, `score_kind`), so `evaluate_lake_runs`,
     `episode_hits` and `retrieval_metrics` take it in place of a model.
 
@@ -38,6 +44,7 @@ class EmbeddingEnsemble:
             al.'s training distortions).
         seed: which V distortions.
         transductive: refine prototypes with the queries of each trial set (see above).
+        centre: centre each trial on its support mean and scale to unit length (see above).
 
     Raises:
         ValueError: for no tower, a tower that scores by similarity (a twin classifier's head does not
@@ -50,7 +57,8 @@ class EmbeddingEnsemble:
 
     score_kind = "distance"
 
-    def __init__(self, towers, views: int = 0, distortion=None, seed: int = 0, transductive: bool = False):
+    def __init__(self, towers, views: int = 0, distortion=None, seed: int = 0, transductive: bool = False,
+                 centre: bool = False):
         towers = list(towers) if isinstance(towers, (list, tuple)) else [towers]
         if not towers:
             raise ValueError("EmbeddingEnsemble: pass at least one trained tower.")
@@ -71,6 +79,30 @@ class EmbeddingEnsemble:
         self.distortion = distortion
         self.seed = int(seed)
         self.transductive = bool(transductive)
+        self.centre = bool(centre)
+
+    def support_space(self, support: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The support and query embeddings centred on each trial's support mean and scaled to unit length
+        (with `centre`), else unchanged.
+
+        Args:
+            support: `[..., ways, shots, D]`.
+            queries: `[..., Q, D]`, with the same leading axes.
+
+        Returns:
+            `(support, queries)`, float64 when centred.
+        """
+        if not self.centre:
+            return support, queries
+        support, queries = np.asarray(support, np.float64), np.asarray(queries, np.float64)
+        mean = support.mean(axis=(-3, -2))
+        support = support - mean[..., None, None, :]
+        queries = queries - mean[..., None, :]
+
+        def unit(vectors):
+            return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+        return unit(support), unit(queries)
 
     def refine_prototypes(self, prototypes: np.ndarray, support: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """One soft k-means step of the prototypes over the queries (with `transductive`), else unchanged.

@@ -12,9 +12,11 @@ import keras
 from .._checks import positive_int
 from .._files import replace_atomically as _replace_atomically
 from ..data.imageset import ImageSet
-from ..models.encoders import conv4
+from ..models.encoders import conv4, resnet12
 
 OPTIMIZERS = ("adam", "caffe-sgd")
+# The towers a recipe's `tower` setting names: both take width and growth and end in dense features.
+TOWERS = {"conv4": conv4, "resnet12": resnet12}
 
 
 class _RecipeSettings:
@@ -65,15 +67,16 @@ def _write_outputs(out_dir: Path, model, summary: dict, figures: dict) -> None:
     _replace_atomically(out_dir / "summary.json", lambda path: path.write_text(json.dumps(summary, indent=2) + "\n"))
 
 
-def compiled_on_conv4(model_class, recipe, channels: int = 1, input_shape=None, compile_loss=None, **model_options):
-    """`model_class` on the recipe's seeded `conv4` tower (linear embedding), compiled with Adam and a
-    cosine decay over the recipe's iterations: the build the episode and metric recipes share.
+def compiled_on_tower(model_class, recipe, channels: int = 1, input_shape=None, compile_loss=None, **model_options):
+    """`model_class` on the recipe's seeded tower (`conv4`, or the recipe's `tower` where it has one: one of
+    `TOWERS`; linear embedding), compiled with Adam and a cosine decay over the recipe's iterations: the
+    build the episode and metric recipes share.
 
     Args:
         model_class: `PrototypeModel`, `EmbeddingModel`, or `SiameseModel` (with a `head` and a
             `compile_loss`).
         recipe: a recipe with `seed`, `image_size`, `embedding_dim`, `width`, `growth`, `learning_rate`
-            and `iterations`.
+            and `iterations` (and optionally `tower`).
         channels: image channels.
         input_shape: `(H, W, C)`, or None for `(image_size, image_size, channels)`.
         compile_loss: the loss `compile` takes, for a model that does not carry its own (a
@@ -84,7 +87,7 @@ def compiled_on_conv4(model_class, recipe, channels: int = 1, input_shape=None, 
         the compiled model.
     """
     keras.utils.set_random_seed(recipe.seed)
-    encoder = conv4(
+    encoder = TOWERS[getattr(recipe, "tower", "conv4")](
         tuple(input_shape or (recipe.image_size, recipe.image_size, channels)), feature_dim=recipe.embedding_dim,
         width=recipe.width, growth=recipe.growth, feature_activation=None, pool_last=False,
     )

@@ -13,7 +13,7 @@ from ..devices import device_report
 from ..losses import DISTANCES, MINING, MultiSimilarityLoss, SupervisedContrastiveLoss, TripletLoss
 from ..models.embedding import EmbeddingModel
 from ..training import TerminalMonitor
-from ._common import _RecipeSettings, _require_image_size, compiled_on_conv4
+from ._common import _RecipeSettings, _require_image_size, compiled_on_tower
 from .one_shot import _train_and_test
 
 BATCH_LOSSES = ("triplet", "multi_similarity", "supervised_contrastive")
@@ -98,7 +98,7 @@ def build_embedding_model(recipe: MetricRecipe, channels: int = 1, input_shape=N
     Returns:
         compiled EmbeddingModel.
     """
-    return compiled_on_conv4(EmbeddingModel, recipe, channels, input_shape, loss=recipe.batch_loss())
+    return compiled_on_tower(EmbeddingModel, recipe, channels, input_shape, loss=recipe.batch_loss())
 
 
 def balanced_batches(train_set: ImageSet, recipe: MetricRecipe):

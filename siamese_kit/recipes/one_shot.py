@@ -22,7 +22,7 @@ from ..models.prototype import PrototypeModel
 from ..evaluation.one_shot import episode_hits, evaluate_lake_runs
 from ..stats import accuracy_interval
 from ..training import TerminalMonitor, train_loop
-from ._common import _RecipeSettings, _require_image_size, _write_outputs, compiled_on_conv4
+from ._common import TOWERS, _RecipeSettings, _require_image_size, _write_outputs, compiled_on_tower
 
 EPISODE_SIZES = ((5, 1), (5, 5), (20, 1), (20, 5))  # (ways, shots) reported by evaluate_one_shot
 ONE_SHOT_LOSSES = ("prototypical", "batch_hard", "multi_similarity")
@@ -41,6 +41,11 @@ class OneShotRecipe(_RecipeSettings):
         iterations: training episodes.
         ways, shots, queries: the training episodes' classes, support images and queries per class.
         within_group: draw each training episode's classes from one alphabet, as Lake's runs do.
+        groups_per_batch: with a batch loss and `within_group`, draw each batch's `ways` classes from this
+            many alphabets (`ways / groups_per_batch` from each): look-alike negatives without a batch that
+            holds one script only. 1 (the default) draws one alphabet; episodes always use 1.
+        tower: `"conv4"` (four conv blocks) or `"resnet12"` (four residual blocks of three convs each,
+            about three times the compute); both take `width` and `growth`.
         rotations: add each character turned by 90, 180 and 270 degrees as new characters.
         distortions: apply Koch et al.'s random affine distortions to training images.
         learning_rate: initial Adam learning rate (cosine decay to zero over the run). 2e-3 was
@@ -68,6 +73,8 @@ class OneShotRecipe(_RecipeSettings):
     shots: int = 1
     queries: int = 5
     within_group: bool = True
+    groups_per_batch: int = 1
+    tower: str = "conv4"
     rotations: bool = True
     distortions: bool = True
     learning_rate: float = 2e-3
@@ -78,7 +85,15 @@ class OneShotRecipe(_RecipeSettings):
 
     def __post_init__(self):
         self._require_positive_ints("image_size", "embedding_dim", "width", "growth", "iterations", "ways",
-                                    "shots", "queries")
+                                    "shots", "queries", "groups_per_batch")
+        if self.tower not in TOWERS:
+            raise ValueError(f"OneShotRecipe: tower must be one of {', '.join(TOWERS)}, got {self.tower!r}.")
+        if self.groups_per_batch > 1 and (self.loss == "prototypical" or not self.within_group
+                                          or self.ways % self.groups_per_batch):
+            raise ValueError(
+                f"OneShotRecipe: groups_per_batch={self.groups_per_batch} splits a batch loss's {self.ways} classes "
+                "among alphabets, so it needs loss='batch_hard' or 'multi_similarity', within_group=True and ways "
+                f"divisible by it (got loss={self.loss!r}, within_group={self.within_group}).")
         if not self.learning_rate > 0:
             raise ValueError(f"OneShotRecipe: learning_rate must be > 0, got {self.learning_rate}.")
         if self.loss not in ONE_SHOT_LOSSES:
@@ -101,7 +116,7 @@ def build_prototype_model(recipe: OneShotRecipe, channels: int = 1, input_shape=
     Returns:
         compiled PrototypeModel.
     """
-    return compiled_on_conv4(PrototypeModel, recipe, channels, input_shape)
+    return compiled_on_tower(PrototypeModel, recipe, channels, input_shape)
 
 
 def build_one_shot_model(recipe: OneShotRecipe, channels: int = 1, input_shape=None):
@@ -121,7 +136,7 @@ def build_one_shot_model(recipe: OneShotRecipe, channels: int = 1, input_shape=N
     if recipe.loss == "prototypical":
         return build_prototype_model(recipe, channels, input_shape)
     loss = TripletLoss(1.0, "batch_hard") if recipe.loss == "batch_hard" else MultiSimilarityLoss()
-    return compiled_on_conv4(EmbeddingModel, recipe, channels, input_shape, loss=loss)
+    return compiled_on_tower(EmbeddingModel, recipe, channels, input_shape, loss=loss)
 
 
 def validation_split(background: str, image_size: int, seed: int = 0) -> tuple[ImageSet, ImageSet]:
@@ -236,7 +251,8 @@ def run_one_shot(
 
         def stream(start):
             return class_balanced_stream(training_set, recipe.ways, per_class, within_group=recipe.within_group,
-                                         seed=recipe.seed, start_batch=start, augment=augment)
+                                         seed=recipe.seed, start_batch=start, augment=augment,
+                                         groups_per_batch=recipe.groups_per_batch)
 
     monitor = monitor or TerminalMonitor(recipe.iterations, 1, record_every=max(1, recipe.iterations // 200),
                                          unit="episodes" if recipe.loss == "prototypical" else "batches")

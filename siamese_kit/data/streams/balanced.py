@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..._checks import positive_int
-from .episodes import _EpisodeTables, _sample_episode_indices
+from .episodes import _EpisodeTables, _first_k_of_shuffle, _sample_episode_indices
 from ..imageset import DataError, ImageSet
 from .pairs import numbered_stream, pixel_tensor
 from .seeds import batch_key, derived_key
@@ -23,7 +23,7 @@ from .seeds import batch_key, derived_key
 _PURPOSES = ("balanced classes", "balanced images", "balanced group")
 
 
-def _check_balanced_args(imageset, classes_per_batch, images_per_class, within_group) -> None:
+def _check_balanced_args(imageset, classes_per_batch, images_per_class, within_group, groups_per_batch=1) -> None:
     if not isinstance(imageset, ImageSet):
         raise DataError(
             f"class_balanced_stream: expected an ImageSet, got {type(imageset).__name__}; build one with "
@@ -42,12 +42,31 @@ def _check_balanced_args(imageset, classes_per_batch, images_per_class, within_g
             "has none. Load it with groups (load_omniglot, or load_image_folder(..., class_levels=2)), or "
             "pass within_group=False."
         )
+    positive_int(groups_per_batch, "class_balanced_stream: groups_per_batch", error=DataError)
+    if groups_per_batch > 1 and (not within_group or classes_per_batch % groups_per_batch):
+        raise DataError(
+            f"class_balanced_stream: groups_per_batch={groups_per_batch} splits a batch's classes evenly among "
+            f"that many groups, so it needs within_group=True and classes_per_batch divisible by it (got "
+            f"within_group={within_group}, classes_per_batch={classes_per_batch}); for example "
+            f"classes_per_batch={groups_per_batch * max(2, classes_per_batch // groups_per_batch)}."
+        )
     counts = imageset.class_counts()
     usable = np.flatnonzero(counts >= images_per_class)
     if within_group:
         class_group = np.full(imageset.num_classes, -1)
         class_group[imageset.labels] = imageset.groups
-        most, where = max(int((class_group[usable] == g).sum()) for g in np.unique(imageset.groups)), "one group"
+        per_group = [int((class_group[usable] == g).sum()) for g in np.unique(imageset.groups)]
+        if groups_per_batch > 1:
+            share = classes_per_batch // groups_per_batch
+            enough = sum(count >= share for count in per_group)
+            if enough < groups_per_batch:
+                raise DataError(
+                    f"class_balanced_stream: {imageset.name!r} has {enough} groups with at least {share} classes of "
+                    f"images_per_class={images_per_class} images, fewer than groups_per_batch={groups_per_batch}. "
+                    "Lower groups_per_batch or classes_per_batch."
+                )
+            return
+        most, where = max(per_group), "one group"
     else:
         most, where = len(usable), "the set"
     if most < classes_per_batch:
@@ -67,6 +86,7 @@ def class_balanced_stream(
     seed: int = 0,
     start_batch: int = 0,
     augment=None,
+    groups_per_batch: int = 1,
 ) -> tf.data.Dataset:
     """An infinite, seeded stream of class-balanced batches: P classes, K distinct images of each.
 
@@ -80,6 +100,9 @@ def class_balanced_stream(
         start_batch: number of the first batch, to resume a stream.
         augment: optional in-graph augmentation called as `augment(images, seed)` (for example
             `AffineDistortion()`), seeded per batch.
+        groups_per_batch: with `within_group`, draw G distinct groups and P / G classes from each: every
+            class meets look-alike negatives of its own script, and others too (one group alone can stall
+            batch-hard mining at the margin).
 
     Returns:
         `tf.data.Dataset` of `(images, labels)`: uint8 `[P * K, H, W, C]` class by class, and int32
@@ -94,14 +117,18 @@ def class_balanced_stream(
         >>> images.shape, labels.numpy()[:5]
         (TensorShape([32, 105, 105, 1]), array([412, 412, 412, 412, 77], dtype=int32))
     """
-    _check_balanced_args(imageset, classes_per_batch, images_per_class, within_group)
-    tables = _EpisodeTables(imageset, classes_per_batch, images_per_class, within_group)
+    _check_balanced_args(imageset, classes_per_batch, images_per_class, within_group, groups_per_batch)
+    tables = _EpisodeTables(imageset, classes_per_batch // groups_per_batch, images_per_class, within_group)
     images = pixel_tensor(imageset.images)
     labels = tf.constant(imageset.labels, tf.int32)
 
     def make_batch(batch_number):
-        chosen, _, _ = _sample_episode_indices(tables, classes_per_batch, images_per_class, 0, seed,
-                                               batch_number, purposes=_PURPOSES)
+        if groups_per_batch > 1:
+            chosen = _sample_grouped_indices(tables, classes_per_batch, images_per_class, groups_per_batch, seed,
+                                             batch_number)
+        else:
+            chosen, _, _ = _sample_episode_indices(tables, classes_per_batch, images_per_class, 0, seed,
+                                                   batch_number, purposes=_PURPOSES)
         index = tf.reshape(chosen, [-1])
         batch = tf.gather(images, index)
         if augment is not None:
@@ -109,3 +136,19 @@ def class_balanced_stream(
         return batch, tf.gather(labels, index)
 
     return numbered_stream(make_batch, start_batch)
+
+
+def _sample_grouped_indices(tables: _EpisodeTables, classes: int, per_class: int, groups: int, seed, batch_number):
+    """One batch's image indices `[classes, per_class]`: `groups` distinct groups, `classes / groups` classes each."""
+    key = batch_key(seed, batch_number)
+    num_rows = tf.shape(tables.class_rows)[0]
+    group_keys = tf.random.stateless_uniform([num_rows], seed=derived_key(key, _PURPOSES[2]))
+    rows = _first_k_of_shuffle(group_keys, num_rows, groups)
+    class_keys = tf.random.stateless_uniform([groups, tf.shape(tables.class_rows)[1]],
+                                             seed=derived_key(key, _PURPOSES[0]))
+    slots = _first_k_of_shuffle(class_keys, tf.gather(tables.row_sizes, rows), classes // groups)
+    chosen_classes = tf.reshape(tf.gather(tf.gather(tables.class_rows, rows), slots, batch_dims=1), [-1])
+    image_keys = tf.random.stateless_uniform([classes, tf.shape(tables.images)[1]],
+                                             seed=derived_key(key, _PURPOSES[1]))
+    positions = _first_k_of_shuffle(image_keys, tf.gather(tables.image_counts, chosen_classes), per_class)
+    return tf.gather(tf.gather(tables.images, chosen_classes), positions, batch_dims=1)
