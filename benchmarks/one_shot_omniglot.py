@@ -70,7 +70,13 @@ def main(argv=None) -> dict:
     for field in fields(OneShotRecipe):
         kind = {bool: json.loads, int: int, float: float}.get(type(field.default), str)
         parser.add_argument("--" + field.name.replace("_", "-"), type=kind, default=None)
+    parser.add_argument("--prototypical", action="store_true",
+                        help="start from the recipe before the levers (OneShotRecipe.prototypical(): the "
+                             "prototypical loss on within-alphabet episodes, the tower alone); flags still override")
     parser.add_argument("--evaluate-on", choices=["evaluation", "validation"], default="evaluation")
+    parser.add_argument("--validation-split-seed", type=int, default=None, metavar="N",
+                        help="with --evaluate-on validation: the seed of the held-out alphabets' draw (default: "
+                             "--seed), so towers of different seeds can share one validation split (an ensemble)")
     parser.add_argument("--out", type=Path, default=None, help="folder for model, pictures, summary")
     args = parser.parse_args(argv)
 
@@ -78,7 +84,7 @@ def main(argv=None) -> dict:
     changes = {f.name: getattr(args, f.name) for f in fields(OneShotRecipe) if getattr(args, f.name) is not None}
     if args.split == "vinyals":
         changes.setdefault("rotations", False)  # the published lists list each turn as a class
-    recipe = OneShotRecipe(**changes)
+    recipe = OneShotRecipe.prototypical(**changes) if args.prototypical else OneShotRecipe(**changes)
     if args.split == "vinyals":
         return vinyals(args, recipe)
     if args.split == "random-characters":
@@ -89,7 +95,8 @@ def main(argv=None) -> dict:
         runs = load_lake_runs(image_size=recipe.image_size)
     else:
         # Held-out background alphabets; the 20 runs and images_evaluation stay unseen.
-        train_set, eval_set = validation_split(args.background, recipe.image_size, recipe.seed)
+        split_seed = recipe.seed if args.validation_split_seed is None else args.validation_split_seed
+        train_set, eval_set = validation_split(args.background, recipe.image_size, split_seed)
         runs = None
     summary = {"background": args.background, **run_one_shot(train_set, eval_set, recipe, runs=runs, out_dir=args.out)}
     summary["evaluated_on"] = f"{args.evaluate_on}: {len(set(eval_set.groups.tolist()))} alphabets"

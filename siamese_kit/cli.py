@@ -81,7 +81,8 @@ def _build_parser() -> argparse.ArgumentParser:
                     "folder that `evaluate`, `verify`, `identify` and `embed` read.")
     train.add_argument("--recipe", choices=["contrastive", "twin", "one-shot", "triplet"], required=True,
                        help="contrastive: twins with the contrastive loss; twin: a twin classifier (binary "
-                            "cross-entropy); one-shot: episodes with the prototypical loss; triplet: "
+                            "cross-entropy); one-shot: a tower for one-shot recognition (batch-hard triplets, "
+                            "8 test-time views; --prototypical for the earlier episode recipe); triplet: "
                             "the tower alone on class-balanced batches with the triplet loss (--set "
                             "loss=multi_similarity or loss=supervised_contrastive for the others)")
     train.add_argument("--data", default=None, metavar="SOURCE",
@@ -112,6 +113,9 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="override one recipe setting, e.g. --set iterations=500 (repeatable)")
     train.add_argument("--faithful", action="store_true",
                        help="twin only: the MATLAB example's settings (koch_105, 105 px; a GPU recipe)")
+    train.add_argument("--prototypical", action="store_true",
+                       help="one-shot only: the recipe before the validated levers (the prototypical loss on "
+                            "within-alphabet episodes, the tower alone); --set still overrides")
     train.add_argument("--out", type=Path, required=True, help="the run folder to write")
     train.add_argument("--checkpoint-every", type=_non_negative_int, default=DEFAULT_CHECKPOINT_EVERY,
                        metavar="K",
@@ -208,6 +212,9 @@ def _train(args) -> int:
     from .recipes import ContrastiveRecipe, TwinRecipe, run_contrastive, run_twin
 
     settings = _recipe_settings(args)
+    if args.prototypical and (args.recipe != "one-shot" or args.data is not None):
+        raise ValueError("--prototypical is the earlier Omniglot one-shot recipe; it goes with --recipe one-shot and "
+                         "without --data (on your own images the one-shot recipe is prototypical already): drop it.")
     if args.data is not None:
         return _train_own_data(args, settings)
     own_data_flags = [flag for flag, value in (("--image-size", args.image_size), ("--keep-aspect", args.keep_aspect),
@@ -227,7 +234,8 @@ def _train(args) -> int:
         from .data import load_lake_runs, load_omniglot
         from .recipes import MetricRecipe, OneShotRecipe, run_metric, run_one_shot
 
-        recipe = (OneShotRecipe if args.recipe == "one-shot" else MetricRecipe).from_dict(settings)
+        recipe = (OneShotRecipe.prototypical(**settings) if args.prototypical
+                  else (OneShotRecipe if args.recipe == "one-shot" else MetricRecipe).from_dict(settings))
         checkpoint = _checkpointer(args, recipe)
         size = recipe.image_size
         run = run_one_shot if args.recipe == "one-shot" else run_metric

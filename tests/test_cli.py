@@ -96,12 +96,15 @@ def test_train_then_evaluate_the_one_shot_recipe(omniglot_dir_or_skip, tmp_path,
     assert main(["train", "--recipe", "one-shot", *settings, "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["iterations"] == 3
-    # Lake's accuracy recomputed here from the saved tower: nearest candidate by Euclidean distance.
+    # Lake's accuracy recomputed here from the saved tower with the recipe's default test-time views
+    # (8, recorded in the summary): nearest candidate by Euclidean distance.
     import keras
 
     from siamese_kit.data import load_lake_runs
+    from siamese_kit.models import EmbeddingEnsemble
 
-    tower = keras.saving.load_model(out / "model.keras", safe_mode=True)
+    assert summary["recipe"]["test_views"] == 8 and summary["recipe"]["loss"] == "batch_hard"
+    tower = EmbeddingEnsemble(keras.saving.load_model(out / "model.keras", safe_mode=True), views=8)
     hits = []
     for run in load_lake_runs(image_size=28):
         candidates, tests = tower.embed(run.support_images), tower.embed(run.query_images)

@@ -410,3 +410,38 @@ def test_one_shot_recipe_trains_a_batch_loss_on_batches_of_an_episodes_size_and_
             OneShotRecipe(**bad)
     with pytest.raises(ValueError, match="--recipe triplet"):
         recipe_for("one-shot", {"loss": "batch_hard"})
+
+
+def test_the_defaults_are_the_validated_levers_and_the_earlier_recipe_keeps_a_name():
+    from siamese_kit.models import EmbeddingModel, PrototypeModel
+    from siamese_kit.recipes import OneShotRecipe, build_one_shot_model, one_shot_training_stream
+    from siamese_kit.recipes.own_data import recipe_for
+
+    recipe = OneShotRecipe()
+    assert (recipe.loss, recipe.within_group, recipe.test_views, recipe.transductive) == ("batch_hard", False, 8, False)
+    earlier = OneShotRecipe.prototypical()
+    assert (earlier.loss, earlier.within_group, earlier.test_views, earlier.iterations) == ("prototypical", True, 0, 10000)
+    assert OneShotRecipe.prototypical(iterations=7).iterations == 7
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['episodes'\]"):
+        OneShotRecipe.prototypical(episodes=7)
+    small = dict(width=4, embedding_dim=8, iterations=2, ways=4, shots=1, queries=2, rotations=False)
+    assert isinstance(build_one_shot_model(OneShotRecipe(**small)), EmbeddingModel)
+    assert isinstance(build_one_shot_model(OneShotRecipe.prototypical(**small)), PrototypeModel)
+    # The stream follows the loss: P x K batches mixed across groups, or episodes within one group.
+    train = grouped_set(groups=2, classes_per_group=5, per_class=4, size=28)
+    images, labels = next(iter(one_shot_training_stream(OneShotRecipe(**small), train)(0)))
+    assert images.shape == (12, 28, 28, 1) and len(set(labels.numpy())) == 4
+    episode = next(iter(one_shot_training_stream(OneShotRecipe.prototypical(**small), train)(0)))
+    assert episode["support"].shape == (4, 28, 28, 1) and episode["query"].shape == (8, 28, 28, 1)
+    # Your own images keep the episode recipe, whatever Omniglot's defaults are.
+    own = recipe_for("one-shot", {})
+    assert (own.loss, own.test_views, own.within_group) == ("prototypical", 0, False)
+
+
+def test_the_cli_names_the_earlier_recipe_only_where_it_applies(tmp_path, capsys):
+    from siamese_kit.cli import main
+
+    for extra in (["--recipe", "triplet"], ["--recipe", "one-shot", "--data", str(tmp_path)]):
+        assert main(["train", *extra, "--prototypical", "--out", str(tmp_path / "run")]) == 1
+        assert "--prototypical is the earlier Omniglot one-shot recipe" in capsys.readouterr().err
+        assert not (tmp_path / "run").exists()

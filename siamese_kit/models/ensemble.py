@@ -137,10 +137,19 @@ class EmbeddingEnsemble:
                                                                                    "test-time view"))
                           for view in range(self.views)], axis=0)
 
-    def _views_of(self, images: np.ndarray, batch_size: int):
-        """Yields each view of all the images (the images themselves first), as float32 arrays."""
+    def views_of(self, images, batch_size: int = 512):
+        """Yields each view of all the images, the images themselves first: what `embed` averages over.
+
+        Args:
+            images: pixel array `[N, H, W, C]` (0..255) or an `ImageSet`.
+            batch_size: images per transform call.
+
+        Yields:
+            float32 `[N, H, W, C]` arrays, `views + 1` of them (the same fixed transform for every image).
+        """
         import tensorflow as tf
 
+        images = np.asarray(getattr(images, "images", images), dtype=np.float32)
         yield images
         if not self.views:
             return
@@ -170,6 +179,6 @@ class EmbeddingEnsemble:
         scale = 1.0 / np.sqrt(len(self.towers))
         per_tower = []
         for tower in self.towers:
-            views = [tower.embed(view, batch_size=batch_size) for view in self._views_of(images, batch_size)]
+            views = [tower.embed(view, batch_size=batch_size) for view in self.views_of(images, batch_size)]
             per_tower.append(np.mean(views, axis=0) * scale)
         return np.concatenate(per_tower, axis=1).astype(np.float32)

@@ -37,8 +37,10 @@ RECIPES = ("contrastive", "twin", "one-shot", "triplet")
 _OWN_DATA_DEFAULTS = {
     "twin": {"calibration_groups": 0, "negatives": "any"},
     # Your classes are not Omniglot characters: a 6 turned upside down is a 9, not a new class, so the one-shot
-    # recipe's class augmentation by turns stays off unless asked for (--set rotations=true).
-    "one-shot": {"within_group": False, "ways": 5, "queries": 2, "rotations": False},
+    # recipe's class augmentation by turns stays off unless asked for (--set rotations=true). The run trains on
+    # episodes with the prototypical loss and scores the tower alone (batch losses: the triplet recipe).
+    "one-shot": {"within_group": False, "ways": 5, "queries": 2, "rotations": False, "loss": "prototypical",
+                 "groups_per_batch": 1, "test_views": 0, "transductive": False},
 }
 
 
