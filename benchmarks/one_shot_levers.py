@@ -101,6 +101,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--views", type=int, nargs="+", default=[0, 4], help="test-time views to try")
     parser.add_argument("--each", action="store_true",
                         help="also score every model alone (a paired comparison of towers trained differently)")
+    parser.add_argument("--ensemble", type=int, nargs="+", default=None, metavar="I",
+                        help="which models (numbered from 0 in --model order) form the ensemble that is scored "
+                             "(default: all of them), e.g. two short towers against the first model's long one")
     parser.add_argument("--transductive", action="store_true",
                         help="also score every setting with prototypes refined by the episode's queries")
     parser.add_argument("--centre", action="store_true",
@@ -133,7 +136,10 @@ def main(argv=None) -> dict:
         check_recorded_split(path, eval_set)
     # Which towers each setting uses: the first alone, each of the others alone (--each), all of them.
     groups = [[0]] + ([[number] for number in range(1, len(towers))] if args.each else [])
-    groups += [list(range(len(towers)))] if len(towers) > 1 else []
+    together = list(range(len(towers))) if args.ensemble is None else args.ensemble
+    if len(towers) > 1 and (any(not 0 <= number < len(towers) for number in together) or len(set(together)) < 2):
+        raise SystemExit(f"--ensemble {together}: name at least two different models, numbered 0 to {len(towers) - 1}.")
+    groups += [together] if len(towers) > 1 else []
     settings = [(group, views, refined, centred) for refined in ([False, True] if args.transductive else [False])
                 for centred in ([False, True] if args.centre else [False])
                 for group in groups for views in args.views]

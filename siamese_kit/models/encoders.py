@@ -132,10 +132,7 @@ def conv4(
     Returns:
         keras.Model from pixels `[B, H, W, C]` to features `[B, feature_dim]`.
     """
-    _check_dim(feature_dim, "conv4")
-    positive_int(growth, "conv4: growth")
-    inputs = keras.Input(shape=input_shape, name="pixels")
-    x = _pixels_to_unit(inputs, invert)
+    inputs, x = _checked_conv_input("conv4", input_shape, feature_dim, width, growth, invert)
     for index in range(1, 5):
         filters = width * growth ** (index - 1)
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{index}")(x)
@@ -143,11 +140,7 @@ def conv4(
         x = layers.ReLU(name=f"relu{index}")(x)
         if index < 4 or pool_last:
             x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(feature_dim, name="features")(x)
-    if feature_activation:
-        x = layers.Activation(feature_activation, dtype="float32", name=f"{feature_activation}_features")(x)
-    return keras.Model(inputs, x, name=name)
+    return keras.Model(inputs, _dense_features(x, feature_dim, feature_activation), name=name)
 
 
 def resnet12(
@@ -180,11 +173,7 @@ def resnet12(
     Returns:
         keras.Model from pixels `[B, H, W, C]` to features `[B, feature_dim]`.
     """
-    _check_dim(feature_dim, "resnet12")
-    positive_int(width, "resnet12: width")
-    positive_int(growth, "resnet12: growth")
-    inputs = keras.Input(shape=input_shape, name="pixels")
-    x = _pixels_to_unit(inputs, invert)
+    inputs, x = _checked_conv_input("resnet12", input_shape, feature_dim, width, growth, invert)
     for block in range(1, 5):
         filters = width * growth ** (block - 1)
         shortcut = layers.Conv2D(filters, 1, use_bias=False, name=f"block{block}_shortcut")(x)
@@ -198,11 +187,7 @@ def resnet12(
         x = layers.ReLU(name=f"block{block}_relu")(x)
         if block < 4 or pool_last:
             x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(feature_dim, name="features")(x)
-    if feature_activation:
-        x = layers.Activation(feature_activation, dtype="float32", name=f"{feature_activation}_features")(x)
-    return keras.Model(inputs, x, name=name)
+    return keras.Model(inputs, _dense_features(x, feature_dim, feature_activation), name=name)
 
 
 # keras.applications backbones that take raw 0..255 pixels (their preprocessing is built in).
@@ -265,6 +250,24 @@ def pretrained(
     x = base(x, training=False if not trainable else None)
     outputs = keras.layers.Dense(embedding_dim, name="embedding", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name or f"{backbone}_tower")
+
+
+def _checked_conv_input(builder: str, input_shape, feature_dim, width, growth, invert: bool):
+    """The conv towers' start, after checking their sizes: the pixel input and its rescaling to [0, 1]."""
+    _check_dim(feature_dim, builder)
+    positive_int(width, f"{builder}: width")
+    positive_int(growth, f"{builder}: growth")
+    inputs = keras.Input(shape=input_shape, name="pixels")
+    return inputs, _pixels_to_unit(inputs, invert)
+
+
+def _dense_features(x, feature_dim: int, feature_activation: str | None):
+    """The conv towers' ending: the last map flattened into `feature_dim` dense features, with their activation."""
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(feature_dim, name="features")(x)
+    if feature_activation:
+        x = layers.Activation(feature_activation, dtype="float32", name=f"{feature_activation}_features")(x)
+    return x
 
 
 def _check_dim(embedding_dim, builder: str) -> None:
