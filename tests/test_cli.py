@@ -148,3 +148,17 @@ def test_train_then_evaluate_the_triplet_recipe_on_omniglot(omniglot_dir_or_skip
     # Reloaded in safe mode, the tower makes the same 400 decisions on Lake's runs.
     assert evaluation["lake20_accuracy"] == summary["lake20_accuracy"]
     assert evaluation["episodes"] == summary["episodes"]
+
+
+def test_train_one_shot_prototypical_builds_the_earlier_recipe(omniglot_dir_or_skip, tmp_path):
+    out = tmp_path / "episodes"
+    settings = ["--set", "iterations=2", "--set", "width=4", "--set", "ways=5", "--set", "queries=2"]
+    assert main(["train", "--recipe", "one-shot", "--prototypical", *settings, "--out", str(out)]) == 0
+    recipe = json.loads((out / "summary.json").read_text())["recipe"]
+    assert (recipe["loss"], recipe["within_group"], recipe["test_views"], recipe["iterations"]) == (
+        "prototypical", True, 0, 2)
+    import keras
+
+    from siamese_kit.models import PrototypeModel
+
+    assert isinstance(keras.saving.load_model(out / "model.keras", safe_mode=True), PrototypeModel)
