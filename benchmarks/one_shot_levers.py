@@ -59,11 +59,11 @@ def check_recorded_split(model_path: Path, eval_set) -> None:
                          f"validated on {groups.get('evaluated_on')}, here {validation}); {fix}.")
 
 
-def per_episode(model, eval_set, episodes) -> np.ndarray:
-    """Accuracy of each episode, `[episodes]`."""
+def per_episode(model, eval_set, episodes, embeddings=None) -> np.ndarray:
+    """Accuracy of each episode, `[episodes]` (`embeddings`: `model.embed(eval_set)` when already computed)."""
     from siamese_kit.evaluation import episode_hits
 
-    hits = episode_hits(model, eval_set, episodes)
+    hits = episode_hits(model, eval_set, episodes, embeddings)
     return np.asarray(hits, np.float64).reshape(len(hits), -1).mean(axis=1)
 
 
@@ -144,13 +144,18 @@ def main(argv=None) -> dict:
                 for centred in ([False, True] if args.centre else [False])
                 for group in groups for views in args.views]
     results = []
+    embedded = {}
     for ways, shots in SIZES:
         drawn = fixed_episodes(eval_set, args.episodes, ways=ways, shots=shots, queries=1, seed=args.seed,
                                within_group=True)
         baseline = None
         for group, views, refined, centred in settings:
-            accuracy = per_episode(EmbeddingEnsemble([towers[number] for number in group], views=views,
-                                                     transductive=refined, centre=centred), eval_set, drawn)
+            scorer = EmbeddingEnsemble([towers[number] for number in group], views=views, transductive=refined,
+                                       centre=centred)
+            # Transduction and centring act on the embeddings only: each tower and view set embeds once.
+            if (tuple(group), views) not in embedded:
+                embedded[tuple(group), views] = scorer.embed(eval_set)
+            accuracy = per_episode(scorer, eval_set, drawn, embedded[tuple(group), views])
             baseline = accuracy if baseline is None else baseline
             mean, half = mean_interval(accuracy)
             gain, gain_half = mean_interval(accuracy - baseline) if accuracy is not baseline else (0.0, 0.0)

@@ -130,7 +130,8 @@ class OneShotRecipe(_RecipeSettings):
         return cls.from_dict({**PROTOTYPICAL_SETTINGS, **changes})
 
 
-# The earlier recipe's settings where they differ from today's defaults (`OneShotRecipe.prototypical`).
+# The earlier recipe's settings (`OneShotRecipe.prototypical`), each one pinned, those equal to today's
+# defaults too, so a later change of the defaults leaves the earlier recipe as it ran.
 PROTOTYPICAL_SETTINGS = dict(loss="prototypical", within_group=True, groups_per_batch=1, tower="conv4", width=16,
                              iterations=10000, test_views=0, transductive=False)
 
