@@ -19,7 +19,7 @@ export SIAMESE_KIT_OMNIGLOT
 DOCS_DIR ?= docs/html
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb notebooks/solutions/*.ipynb))
 
-.PHONY: demo test test-floors install data browser docs clean-venv
+.PHONY: demo test test-floors test-backends install data browser docs clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,24 @@ test: data browser
 # The same suite in the floors environment (data and the browser as for `test`).
 test-floors: data browser $(VENV_FLOORS)/.installed
 	$(PY_FLOORS) -m pytest -q $(PYTEST_WORKERS) --nbval-lax tests notebooks
+
+# A third environment with JAX and PyTorch beside TensorFlow (the `backends` extra), where the model,
+# loss, training, save/load and recipe tests run once per Keras backend (tests/backends.txt lists them).
+VENV_BACKENDS ?= .venv-backends
+PY_BACKENDS := $(VENV_BACKENDS)/bin/python
+KERAS_BACKENDS ?= jax torch
+
+$(VENV_BACKENDS)/.installed: pyproject.toml
+	test -x $(PY_BACKENDS) || $(PYTHON) -m venv $(VENV_BACKENDS)
+	$(PY_BACKENDS) -m pip install --quiet --upgrade pip
+	$(PY_BACKENDS) -m pip install --quiet -e ".[test,backends]"
+	touch $@
+
+test-backends: data $(VENV_BACKENDS)/.installed
+	@for backend in $(KERAS_BACKENDS); do \
+	  echo "== KERAS_BACKEND=$$backend"; \
+	  KERAS_BACKEND=$$backend $(PY_BACKENDS) -m pytest -q $(PYTEST_WORKERS) $$(grep -v '^#' tests/backends.txt) || exit $$?; \
+	done
 
 clean-venv:
 	rm -rf $(VENV)

@@ -40,6 +40,7 @@ import keras
 from ._checks import positive_int
 from ._files import fsync_directory, fsync_file
 from .data.sources.download import file_digest
+from .devices import model_strategy, strategy_scope
 
 FORMAT = 2
 WEIGHTS_FILE = "model.weights.h5"
@@ -281,7 +282,7 @@ class Checkpointer:
         self._check_config(state)
         if getattr(model, "optimizer", None) is None:
             raise CheckpointError("Checkpointer.restore: compile the model first, as it was compiled when saved.")
-        with model.distribute_strategy.scope():
+        with strategy_scope(model):
             # Slots must exist before they can be filled; a lazily built optimizer would drop them.
             model.optimizer.build(model.trainable_variables)
         # Every saved array must find its variable and every variable its array: a checkpoint of
@@ -306,9 +307,11 @@ class Checkpointer:
         Workers that resumed different steps would train different weights, each believing it is
         in sync, and would stop at different steps (the last collective op then hangs).
         """
+        strategy = model_strategy(model)
+        if strategy is None:
+            return
         import tensorflow as tf
 
-        strategy = model.distribute_strategy
         if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
             return
         step = -1 if state is None else state.step
@@ -352,12 +355,12 @@ class Checkpointer:
         other workers do not wait for the chief's disk.
         """
         step = int(step)
-        strategy = model.distribute_strategy
-        with strategy.scope():
+        strategy = model_strategy(model)
+        with strategy_scope(model):
             # Built slots are saved even before the first step, so every checkpoint has one layout.
             # Every worker builds (creating a variable is a collective op under a multi-worker strategy).
             model.optimizer.build(model.trainable_variables)
-        if not strategy.extended.should_checkpoint:
+        if strategy is not None and not strategy.extended.should_checkpoint:
             self.last_saved_step = step
             return None
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -131,3 +132,40 @@ def strategy(kind: str = "auto"):
     if kind == "auto" and len(devices) < 2:
         return tf.distribute.get_strategy()
     return tf.distribute.MirroredStrategy([device.name for device in devices])
+
+
+def on_tensorflow() -> bool:
+    """Whether Keras runs on the TensorFlow backend (`KERAS_BACKEND`), where `tf.distribute` applies.
+
+    Returns:
+        True on TensorFlow; False on JAX and PyTorch.
+    """
+    import keras
+
+    return keras.backend.backend() == "tensorflow"
+
+
+def model_strategy(model):
+    """The `tf.distribute` strategy a model was built under; None on JAX and PyTorch (one device).
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        `model.distribute_strategy` on TensorFlow, else None.
+    """
+    return model.distribute_strategy if on_tensorflow() else None
+
+
+def strategy_scope(model):
+    """The scope to create a model's variables in (optimizer slots, for instance): its strategy's on
+    TensorFlow, none on JAX and PyTorch.
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        a context manager.
+    """
+    strategy_in_use = model_strategy(model)
+    return contextlib.nullcontext() if strategy_in_use is None else strategy_in_use.scope()

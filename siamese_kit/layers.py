@@ -99,16 +99,18 @@ class CentroidDecoder(keras.layers.Layer):
         if not self.built:
             self.build(embeddings.shape)
         labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
-        embeddings = ops.cast(embeddings, self.centroids.dtype)
+        # Read as tensors: JAX's ops refuse a Keras variable itself.
+        centroids, seen = ops.convert_to_tensor(self.centroids), ops.convert_to_tensor(self.seen)
+        embeddings = ops.cast(embeddings, centroids.dtype)
         sums = ops.segment_sum(embeddings, labels, num_segments=self.num_classes)
         counts = ops.segment_sum(ops.ones_like(labels, dtype=sums.dtype), labels, self.num_classes)
         batch_means = sums / ops.maximum(counts, 1.0)[:, None]
         in_batch = (counts > 0)[:, None]
-        first_time = (self.seen < 0.5)[:, None]
-        blended = self.momentum * self.centroids + (1.0 - self.momentum) * batch_means
-        new_centroids = ops.where(in_batch, ops.where(first_time, batch_means, blended), self.centroids)
+        first_time = (seen < 0.5)[:, None]
+        blended = self.momentum * centroids + (1.0 - self.momentum) * batch_means
+        new_centroids = ops.where(in_batch, ops.where(first_time, batch_means, blended), centroids)
         self.centroids.assign(new_centroids)
-        self.seen.assign(ops.maximum(self.seen, ops.cast(counts > 0, self.seen.dtype)))
+        self.seen.assign(ops.maximum(seen, ops.cast(counts > 0, seen.dtype)))
 
     def set_centroids(self, embeddings, labels):
         """Replaces every centroid by the exact mean embedding of its class (a post-training refresh).
@@ -126,8 +128,8 @@ class CentroidDecoder(keras.layers.Layer):
         self.seen.assign(ops.cast(counts > 0, "float32"))
 
     def call(self, embeddings):
-        distances = pairwise_distances(embeddings, self.centroids)
-        unseen = (self.seen < 0.5)[None, :]
+        distances = pairwise_distances(embeddings, ops.convert_to_tensor(self.centroids))
+        unseen = (ops.convert_to_tensor(self.seen) < 0.5)[None, :]
         return ops.where(unseen, ops.full_like(distances, float("inf")), distances)
 
     def predict_classes(self, embeddings):

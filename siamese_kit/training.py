@@ -61,12 +61,51 @@ def _every_worker_its_slice(stream):
     return stream.with_options(options)
 
 
+def _stepper(model, stream, jit_compile: bool):
+    """`(run_step, losses_of)` for the backend: `run_step()` trains on the stream's next batch and
+    returns its loss (a device tensor on TensorFlow, left queued), `losses_of(pending)` reads a list of
+    them back as floats."""
+    if keras.backend.backend() != "tensorflow":
+        iterator = iter(stream)
+
+        def eager_step():
+            # The metrics are reset first, so each reported loss is its own step's.
+            model.reset_metrics()
+            batch = keras.tree.map_structure(np.asarray, next(iterator))
+            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
+            return model.train_on_batch(x, y, sample_weight, return_dict=True)["loss"]
+
+        return eager_step, lambda pending: [float(value) for value in pending]
+    import tensorflow as tf
+
+    strategy = model.distribute_strategy
+
+    def replica_step(batch):
+        # Reset in the graph, so each reported loss is its own step's, at no host round trip.
+        for metric in model.metrics:
+            metric.reset_state()
+        return model.train_step(batch)
+
+    def one_step(batch):
+        logs = strategy.run(replica_step, args=(batch,))
+        # Replicas see equal shares of the global batch, so the mean of their means is the whole
+        # batch's; without a strategy this is the step's own value.
+        return strategy.reduce("MEAN", logs["loss"], axis=None)
+
+    step_function = tf.function(one_step, jit_compile=jit_compile)
+    iterator = iter(strategy.experimental_distribute_dataset(_every_worker_its_slice(stream)))
+    # One transfer for all the queued steps' losses.
+    return (lambda: step_function(next(iterator))), (lambda pending: np.asarray(tf.stack(pending)).tolist())
+
+
 def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None, jit_compile: bool = False,
                checkpoint=None, read_every: int | None = None, watch=None) -> dict:
-    """A custom training loop: `GradientTape` inside `tf.function`, one step at a time.
+    """A custom training loop: the model's own training step, one step at a time.
 
     It runs the model's own `train_step`, the very function `model.fit` runs, so the two paths
-    cannot drift apart. A model built and compiled under a `tf.distribute` strategy's `scope()` trains
+    cannot drift apart. On TensorFlow the step runs inside one `tf.function`; on JAX and PyTorch
+    (`KERAS_BACKEND`) each step is `model.train_on_batch` on the stream's next batch, compiled as
+    `model.compile(jit_compile=...)` says, and `jit_compile` here is unused. A model built and compiled under a `tf.distribute` strategy's `scope()` trains
     on all its replicas: the stream is split by the strategy (its batch is the global batch) and the
     reported loss is the global batch's. Under `MultiWorkerMirroredStrategy` every worker runs the
     same call on the same seeded stream and keeps its slice of each global batch, so two workers
@@ -112,28 +151,15 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
     """
     import tensorflow as tf
 
-    from .devices import device_report
+    from .devices import device_report, strategy_scope
 
     if getattr(model, "optimizer", None) is None:
         raise ValueError("train_loop: compile the model first, e.g. model.compile(optimizer=..., loss=...).")
     monitor = monitor or TrainingMonitor(steps, 1)
     read_every = positive_int(monitor.record_every if read_every is None else read_every, "train_loop: read_every")
-    strategy = model.distribute_strategy
-    with strategy.scope():
+    with strategy_scope(model):
         # A model built under a tf.distribute strategy needs its optimizer slots mirrored too.
         model.optimizer.build(model.trainable_variables)
-
-    def replica_step(batch):
-        # Reset in the graph, so each reported loss is its own step's, at no host round trip.
-        for metric in model.metrics:
-            metric.reset_state()
-        return model.train_step(batch)
-
-    def one_step(batch):
-        logs = strategy.run(replica_step, args=(batch,))
-        # Replicas see equal shares of the global batch, so the mean of their means is the whole
-        # batch's; without a strategy this is the step's own value.
-        return strategy.reduce("MEAN", logs["loss"], axis=None)
 
     first = position = 0
     if checkpoint is not None:
@@ -148,8 +174,7 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
     elif position:
         # Stateless-seeded streams give the same batches again, so skipping them lands on the next one.
         stream = stream.skip(position)
-    step_function = tf.function(one_step, jit_compile=jit_compile)
-    iterator = iter(strategy.experimental_distribute_dataset(_every_worker_its_slice(stream)))
+    run_step, losses_of = _stepper(model, stream, jit_compile)
     monitor.start(device_report())
     start = time.perf_counter()
     steps_done, reason = first, "finished"
@@ -157,8 +182,7 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
 
     def read_losses():
         nonlocal reason
-        # One transfer for all the queued steps' losses.
-        values = np.asarray(tf.stack(pending)).tolist()
+        values = losses_of(pending)
         first_pending = steps_done - len(pending) + 1
         pending.clear()
         for step, loss in enumerate(values, start=first_pending):
@@ -173,7 +197,7 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
 
     try:
         for step in range(first + 1, steps + 1):
-            pending.append(step_function(next(iterator)))
+            pending.append(run_step())
             steps_done = step
             save_now = checkpoint is not None and (checkpoint.due(step) or step == steps)
             watch_now = watch is not None and watch.due(step, steps)

@@ -281,7 +281,7 @@ class JumpTo(keras.optimizers.schedules.LearningRateSchedule):
         self.at = at
 
     def __call__(self, step):
-        return tf.where(step < self.at, 0.01, 1e30)
+        return keras.ops.where(step < self.at, 0.01, 1e30)
 
 
 def test_nan_loss_names_the_step_and_the_checkpoint_it_keeps(tmp_path):

@@ -429,6 +429,7 @@ def test_the_prototypical_reference_is_the_prototype_models_loss():
                                ((queries[:, None] - prototypes[None]) ** 2).sum(-1), rtol=1e-4, atol=1e-4)
     # An identity tower: the episode's "images" are already embeddings.
     model = PrototypeModel(keras.Sequential([keras.Input((dim,)), keras.layers.Identity()]))
+    model.compile(optimizer="adam")  # Keras's own test step reports the loss of a compiled model
     episode = {"support": support, "query": queries, "query_labels": labels, "classes": np.arange(ways)}
     logs = model.test_step(episode)
     assert float(logs["loss"]) == pytest.approx(

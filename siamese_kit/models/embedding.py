@@ -27,10 +27,12 @@ def _compares_directions(loss) -> bool:
 def _whole_batch(labels, embeddings):
     """The labels and embeddings of every replica's share, in global-batch order (as they are
     without a strategy), so a batch loss mines the global batch whatever the split."""
+    if _replicas_in_sync() == 1:
+        return labels, embeddings
     import tensorflow as tf
 
     context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
+    if context is None:
         return labels, embeddings
     # A sum, not `all_gather`: under MultiWorkerMirroredStrategy with one device per worker,
     # all_gather fails in a compiled step ("destinations can not be empty"). Each replica places its
@@ -91,36 +93,35 @@ class EmbeddingModel(keras.Model):
         self.encoder = encoder
         self.batch_loss = loss
         self.unit_length = _compares_directions(loss)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
         self.built = encoder.built
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker]
 
     def call(self, images, training=False):
         embeddings = self.encoder(images, training=training)
-        return l2_normalize(embeddings) if self.unit_length else embeddings
+        # In training the loss gets the tower's raw output, as it always has: the direction-only
+        # losses normalise it themselves, and normalising twice would move the last bits.
+        return l2_normalize(embeddings) if self.unit_length and not training else embeddings
 
-    def train_step(self, batch):
-        import tensorflow as tf  # the custom step is written for the TensorFlow backend
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The batch loss of the embeddings, mined from the class labels; `fit` differentiates it.
 
-        images, labels = batch
-        with tf.GradientTape() as tape:
-            loss = self.batch_loss(*_whole_batch(labels, self.encoder(images, training=True)))
-            # Every replica computes the whole batch's loss, and each image's gradient comes back as
-            # the sum over replicas; dividing by the replica count makes the summed weight gradients
-            # the whole batch's, once.
-            scaled_loss = self.optimizer.scale_loss(loss / _replicas_in_sync())
-        gradients = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
+        Args:
+            x: the images (unused).
+            y: class labels `[B]`.
+            y_pred: embeddings `[B, D]`.
+            sample_weight: unused (the loss weighs the pairs and triplets it mines).
+            training: whether this is a training step.
 
-    def test_step(self, batch):
-        images, labels = batch
-        self.loss_tracker.update_state(self.batch_loss(*_whole_batch(labels, self.encoder(images, training=False))))
-        return {"loss": self.loss_tracker.result()}
+        Returns:
+            scalar loss of the whole batch, divided by the replica count under a `tf.distribute`
+            strategy.
+        """
+        if y is None:
+            raise ValueError("EmbeddingModel: the batches need class labels, (images, labels) as "
+                             "class_balanced_stream yields them.")
+        # Every replica computes the whole batch's loss, and each image's gradient comes back as the
+        # sum over replicas; dividing by the replica count makes the summed weight gradients the
+        # whole batch's, once.
+        return self.batch_loss(*_whole_batch(y, y_pred)) / _replicas_in_sync()
 
     def embed(self, images, batch_size: int = 512) -> np.ndarray:
         """Embeds images with the encoder, unit length for direction-only losses.

@@ -68,13 +68,8 @@ class PrototypeModel(keras.Model):
     def __init__(self, encoder: keras.Model, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
-        self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
         self.built = encoder.built
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.accuracy_tracker]
 
     def _stacked(self, episode) -> bool:
         """Whether the episode dict holds several episodes on a leading axis (images one rank up)."""
@@ -99,40 +94,48 @@ class PrototypeModel(keras.Model):
         return -pairwise_squared_distances(query_embeddings, class_prototypes(support_embeddings, ways))
 
     def call(self, episode, training=False):
-        return self._episode_logits(episode, training)
-
-    def _loss_and_accuracy(self, episode, logits):
-        labels = episode["query_labels"]
-        loss = ops.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
-        hits = ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(labels, "int64")), "float32")
-        return loss, ops.mean(hits)
-
-    def _report(self, loss, accuracy):
-        self.loss_tracker.update_state(loss)
-        self.accuracy_tracker.update_state(accuracy)
-        return {m.name: m.result() for m in self.metrics}
-
-    def train_step(self, episode):
-        import tensorflow as tf  # the custom step is written for the TensorFlow backend
-
         replicas = _replicas_in_sync()
-        if replicas > 1 and not self._stacked(episode):
+        if training and replicas > 1 and not self._stacked(episode):
+            # Checked before the forward pass: a strategy cuts a lone episode's images apart.
             raise ValueError(
                 f"PrototypeModel: training on {replicas} replicas needs whole episodes per replica; stack "
                 f"them with episode_stream(...).batch({replicas}) (or a multiple of {replicas})."
             )
-        with tf.GradientTape() as tape:
-            logits = self._episode_logits(episode, training=True)
-            loss, accuracy = self._loss_and_accuracy(episode, logits)
-            # Replicas' gradients are summed: each differentiates its share of the global mean.
-            scaled_loss = self.optimizer.scale_loss(loss / replicas)
-        gradients = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self._report(loss, accuracy)
+        return self._episode_logits(episode, training)
 
-    def test_step(self, episode):
-        logits = self._episode_logits(episode, training=False)
-        return self._report(*self._loss_and_accuracy(episode, logits))
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The cross-entropy of the queries' softmax over prototypes; `fit` differentiates it.
+
+        Args:
+            x: the episode dict (its `query_labels` are the targets).
+            y: unused (episodes carry their own labels).
+            y_pred: logits `[Q, ways]` (or `[E, Q, ways]` for stacked episodes).
+            sample_weight: unused.
+            training: whether this is a training step.
+
+        Returns:
+            scalar mean loss, divided by the replica count under a `tf.distribute` strategy.
+        """
+        loss = ops.mean(keras.losses.sparse_categorical_crossentropy(x["query_labels"], y_pred, from_logits=True))
+        # Replicas' gradients are summed: each differentiates its share of the global mean.
+        return loss / _replicas_in_sync()
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Updates the loss and the query accuracy of the episode.
+
+        Args:
+            x: the episode dict.
+            y: unused.
+            y_pred: the logits.
+            sample_weight: unused.
+
+        Returns:
+            dict of metric name to value (`loss`, `accuracy`).
+        """
+        # int32 on both sides: JAX keeps no int64 unless x64 is switched on, and warns on every step.
+        hits = ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), ops.cast(x["query_labels"], "int32"))
+        self.accuracy_tracker.update_state(ops.mean(ops.cast(hits, "float32")))
+        return self.get_metrics_result()
 
     def embed(self, images, batch_size: int = 512) -> np.ndarray:
         """Embeds images with the encoder (see `siamese_kit.models.embed`).

@@ -29,7 +29,8 @@ class SupportFineTuning:
         seed: which distortions.
 
     Raises:
-        ValueError: for a model without an encoder or one that scores by similarity, or a bad count.
+        ValueError: for a model without an encoder or one that scores by similarity, or a bad count, or on
+            a Keras backend other than TensorFlow.
 
     Example:
         >>> tuned = SupportFineTuning(tower, steps=10)
@@ -40,6 +41,14 @@ class SupportFineTuning:
 
     def __init__(self, model, steps: int = 10, learning_rate: float = 1e-3, views: int = 5, margin: float = 1.0,
                  seed: int = 0):
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            raise ValueError(
+                f"SupportFineTuning: its tuning step is a TensorFlow GradientTape, and Keras runs on "
+                f"{keras.backend.backend()!r}; run it with KERAS_BACKEND=tensorflow (a .keras file from any "
+                "backend loads there)."
+            )
         if getattr(model, "score_kind", None) != "distance" or getattr(model, "encoder", None) is None:
             raise ValueError(f"SupportFineTuning: the model ({type(model).__name__}) must be a distance tower with "
                              "an encoder (PrototypeModel, EmbeddingModel).")

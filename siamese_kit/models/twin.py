@@ -13,7 +13,10 @@ from ..layers import PACKAGE, CentroidDecoder
 
 
 def _replicas_in_sync() -> int:
-    """Replicas training together under the current `tf.distribute` strategy (1 without one)."""
+    """Replicas training together under the current `tf.distribute` strategy (1 without one, and on
+    the JAX and PyTorch backends, where a step runs on one device)."""
+    if keras.backend.backend() != "tensorflow":
+        return 1
     import tensorflow as tf
 
     return tf.distribute.get_strategy().num_replicas_in_sync
@@ -120,7 +123,12 @@ class SiameseModel(keras.Model):
         return kind
 
     def call(self, inputs, training=False):
-        return self._scores_and_embeddings(inputs, training)[0]
+        scores, embeddings = self._scores_and_embeddings(inputs, training)
+        if training and self.decoder is not None and isinstance(inputs, dict) and "label_a" in inputs:
+            # In the forward pass, so every backend's own training step (TensorFlow's tape, JAX's
+            # stateless step, PyTorch's autograd) carries the centroid update with it.
+            self._update_decoder(inputs, embeddings)
+        return scores
 
     def _scores_and_embeddings(self, x, training):
         image_a, image_b = _pair_inputs(x)
@@ -131,53 +139,40 @@ class SiameseModel(keras.Model):
         scores = self.head([embeddings[:batch], embeddings[batch:]])
         return scores, embeddings
 
-    def _pair_loss(self, x, y, scores, sample_weight, training):
+    def _update_decoder(self, x, embeddings):
+        labels = ops.concatenate([x["label_a"], x["label_b"]], axis=0)
+        embeddings = ops.stop_gradient(embeddings)
+        if _replicas_in_sync() > 1:
+            import tensorflow as tf
+
+            context = tf.distribute.get_replica_context()
+            if context is not None:
+                # Each replica holds its own copy of the centroids: all must make the one update
+                # that the whole global batch gives, as a single device would, or they drift apart.
+                embeddings = context.all_gather(embeddings, axis=0)
+                labels = context.all_gather(labels, axis=0)
+        self.decoder.update(embeddings, labels)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled pair loss of the scores; Keras's `fit` (on any backend) differentiates it.
+
+        Args:
+            x: the pair features (unused).
+            y: pair labels `[B]`, 1 = same class.
+            y_pred: pair scores `[B]`.
+            sample_weight: optional weights `[B]`.
+            training: whether this is a training step.
+
+        Returns:
+            scalar loss (divided by the replica count under a `tf.distribute` strategy).
+        """
         if _replicas_in_sync() > 1:
             # One loss value per pair ([B, 1], not [B]): a loss that averages over its last axis
             # (Keras's binary cross-entropy) would return a scalar, which Keras leaves undivided by the
             # replica count, so N replicas would sum N whole-batch gradients. On one device the [B]
             # form is kept: its mean rounds differently in the last bit, and published runs used it.
-            y, scores = ops.expand_dims(y, -1), ops.expand_dims(scores, -1)
-        return self.compute_loss(x=x, y=y, y_pred=scores, sample_weight=sample_weight, training=training)
-
-    def _update_metrics(self, loss, y, scores):
-        # Keras divides each replica's loss by the replica count (so summed gradients average the
-        # global batch); the reported loss undoes that, so it reads the same on 1 or N devices.
-        loss = loss * _replicas_in_sync()
-        for metric in self.metrics:
-            if metric.name == "loss":
-                metric.update_state(loss)
-            else:
-                metric.update_state(y, scores)
-        return {metric.name: metric.result() for metric in self.metrics}
-
-    def train_step(self, data):
-        import tensorflow as tf  # the custom step is written for the TensorFlow backend
-
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            scores, embeddings = self._scores_and_embeddings(x, training=True)
-            loss = self._pair_loss(x, y, scores, sample_weight, training=True)
-            scaled_loss = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        if self.decoder is not None and isinstance(x, dict) and "label_a" in x:
-            labels = ops.concatenate([x["label_a"], x["label_b"]], axis=0)
-            embeddings = ops.stop_gradient(embeddings)
-            context = tf.distribute.get_replica_context()
-            if context is not None and context.num_replicas_in_sync > 1:
-                # Each replica holds its own copy of the centroids: all must make the one update
-                # that the whole global batch gives, as a single device would, or they drift apart.
-                embeddings = context.all_gather(embeddings, axis=0)
-                labels = context.all_gather(labels, axis=0)
-            self.decoder.update(embeddings, labels)
-        return self._update_metrics(loss, y, scores)
-
-    def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        scores, _ = self._scores_and_embeddings(x, training=False)
-        loss = self._pair_loss(x, y, scores, sample_weight, training=False)
-        return self._update_metrics(loss, y, scores)
+            y, y_pred = ops.expand_dims(y, -1), ops.expand_dims(y_pred, -1)
+        return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
 
     def embed(self, images, batch_size: int = 512) -> np.ndarray:
         """Embeds images with the encoder alone (single-tower inference, no pair needed).
@@ -248,7 +243,11 @@ _COMPILED_ENCODERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _compiled_inference(encoder: keras.Model):
-    """The encoder's inference pass as one `tf.function` over float32 batches of any size, traced once."""
+    """The encoder's inference pass over float32 batches of any size: on TensorFlow one `tf.function`
+    traced once; on JAX and PyTorch the encoder's own call, returning numpy."""
+    if keras.backend.backend() != "tensorflow":
+        # Keras's own inference step: compiled once on JAX, without gradients on PyTorch.
+        return encoder.predict_on_batch
     import tensorflow as tf
 
     compiled = _COMPILED_ENCODERS.get(encoder)
