@@ -1,5 +1,5 @@
 """The `siamese-kit` command: fetch data, run the demo, train and evaluate recipes (on MNIST, Omniglot or
-your own images), verify, identify and embed with a trained run, report the device."""
+your own images), verify, identify, embed and export with a trained run (cli_serving.py), report the device."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import json
 import sys
 import zipfile
 from pathlib import Path
+
+from .cli_serving import SERVING_HANDLERS, add_serving_commands
 
 DEMO_DEFAULTS = {"iterations": 2000, "embedding_dim": 16, "batch_size": 64}
 # A save of the CPU recipes' models takes well under a second; every 500 steps costs <1% of a run
@@ -136,28 +138,7 @@ def _build_parser() -> argparse.ArgumentParser:
                           help="model.keras only: score an Omniglot model on Lake's 20 runs and evaluation-alphabet "
                                "episodes (the default for models trained with --recipe one-shot)")
 
-    verify = commands.add_parser("verify", help="are two images the same class? one JSON line")
-    verify.add_argument("run", type=Path, help="a run folder (after `siamese-kit evaluate RUN`)")
-    verify.add_argument("first", type=Path, help="an image file")
-    verify.add_argument("second", type=Path, help="another image file")
-
-    identify = commands.add_parser("identify", help="which known class is each image? one JSON line per image")
-    identify.add_argument("run", type=Path, help="a run folder (after `siamese-kit evaluate RUN`)")
-    identify.add_argument("queries", type=Path, nargs="+", metavar="QUERY", help="image files")
-    identify.add_argument("--gallery", type=Path, required=True,
-                          help="the known classes: a folder or .zip of class folders (embedded once, cached in "
-                               "RUN; new or changed images are embedded on the next call)")
-    identify.add_argument("--top-k", type=_positive_int, default=5, help="classes listed per image (default 5)")
-
-    enrol = commands.add_parser("enrol", help="bring a gallery's cached embeddings up to date; say what was added, "
-                                              "changed and removed")
-    enrol.add_argument("run", type=Path, help="a run folder (after `siamese-kit evaluate RUN`)")
-    enrol.add_argument("gallery", type=Path, help="a folder or .zip of class folders")
-
-    embed = commands.add_parser("embed", help="embeddings of a folder of class folders, with their file paths")
-    embed.add_argument("run", type=Path, help="a run folder")
-    embed.add_argument("folder", type=Path, help="a folder or .zip of class folders")
-    embed.add_argument("--out", type=Path, required=True, help="the .npz to write")
+    add_serving_commands(commands, _positive_int)
 
     commands.add_parser("info", help="print versions and the device TensorFlow will use")
     return parser
@@ -296,47 +277,6 @@ def _evaluate_run(args) -> int:
     print(json.dumps({"data": info["data"]["source"], "part": "test", **{k: report[k] for k in keys},
                       "n_way_accuracy": report["n_way_accuracy"]}))
     print(f"wrote {run.path / 'report.json'} and {page}")
-    return 0
-
-
-def _verify(args) -> int:
-    from .search import Verifier
-
-    print(json.dumps(Verifier.from_run(args.run).verify(args.first, args.second)))
-    return 0
-
-
-def _identify(args) -> int:
-    from .search import Gallery, Verifier
-
-    gallery = Gallery(Verifier.from_run(args.run), args.gallery, cache_dir=args.run)
-    update = gallery.update
-    if update.embedded:  # stdout stays one JSON line per query
-        why = update.reason or f"{len(update.added)} added, {len(update.changed)} changed"
-        print(f"gallery: embedded {update.embedded} images ({why}); {len(update.removed)} removed", file=sys.stderr)
-    for answer in gallery.identify(args.queries, top_k=args.top_k):
-        print(json.dumps(answer))
-    return 0
-
-
-def _enrol(args) -> int:
-    from .search import Gallery, Verifier
-
-    gallery = Gallery(Verifier.from_run(args.run), args.gallery, cache_dir=args.run)
-    print(json.dumps({"gallery": str(args.gallery), "images": len(gallery.members),
-                      "classes": len(gallery.class_names), **gallery.update.summary()}))
-    return 0
-
-
-def _embed(args) -> int:
-    from .search import Verifier, embed_folder
-    from .runs import RunFolder
-
-    run = RunFolder(args.run)
-    info = run.info()
-    verifier = Verifier(run.trained_model(), float("nan"), tuple(info["image_shape"]),
-                        bool(info["data"].get("keep_aspect", False)), run.model_path)
-    print(json.dumps(embed_folder(verifier, args.folder, args.out)))
     return 0
 
 
@@ -579,8 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         that became NaN or Inf (its message is printed without a traceback).
     """
     args = _build_parser().parse_args(argv)
-    handlers = {"demo": _demo, "info": _info, "train": _train, "evaluate": _evaluate, "verify": _verify,
-                "identify": _identify, "enrol": _enrol, "embed": _embed}
+    handlers = {"demo": _demo, "info": _info, "train": _train, "evaluate": _evaluate, **SERVING_HANDLERS}
     if args.command == "data":
         handler = _data_fetch if args.data_command == "fetch" else _data_where
     else:

@@ -18,11 +18,16 @@ def _split(requirement: str) -> tuple[str, str]:
     return re.sub(r"[-_.]+", "-", name).lower(), spec.replace(" ", "")
 
 
+# Extras the conda environment leaves to pip, each several GB: environment.yml's comment names the command.
+NOT_IN_CONDA = {"backends"}
+
+
 def pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = list(project["dependencies"])
-    for extra in project["optional-dependencies"].values():
-        wanted += [r for r in extra if "python_version" not in r]
+    for name, extra in project["optional-dependencies"].items():
+        if name not in NOT_IN_CONDA:
+            wanted += [r for r in extra if "python_version" not in r]
     return dict(_split(r) for r in wanted)
 
 
