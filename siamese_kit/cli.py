@@ -119,6 +119,9 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="one-shot only: the recipe before the validated levers (the prototypical loss on "
                             "within-alphabet episodes, the tower alone); --set still overrides")
     train.add_argument("--out", type=Path, required=True, help="the run folder to write")
+    train.add_argument("--tensorboard", type=Path, default=None, metavar="LOGDIR",
+                       help="also write the loss, learning rate, validation scores and final numbers as TensorBoard "
+                            "scalars here (`tensorboard --logdir LOGDIR`)")
     train.add_argument("--checkpoint-every", type=_non_negative_int, default=DEFAULT_CHECKPOINT_EVERY,
                        metavar="K",
                        help=f"save weights, optimizer and stream position to OUT/checkpoints every K steps "
@@ -190,6 +193,24 @@ def _checkpointer(args, recipe, extra: dict | None = None):
 
 
 def _train(args) -> int:
+    if args.tensorboard is None:
+        return _train_recipe(args)
+    from .tensorboard_log import TensorBoardLog
+
+    with TensorBoardLog(args.tensorboard):
+        return _train_recipe(args)
+
+
+def _log_summary(summary: dict) -> None:
+    """The run's final numbers into the open TensorBoard log, if `--tensorboard` opened one."""
+    from .tensorboard_log import open_log
+
+    log = open_log()
+    if log is not None:
+        log.write_summary(summary)
+
+
+def _train_recipe(args) -> int:
     from .recipes import ContrastiveRecipe, TwinRecipe, run_contrastive, run_twin
 
     settings = _recipe_settings(args)
@@ -231,6 +252,7 @@ def _train(args) -> int:
         summary = run_twin(load_omniglot("images_background", image_size=size),
                            load_omniglot("images_evaluation", image_size=size), recipe, out_dir=args.out,
                            checkpoint=checkpoint)
+    _log_summary(summary)
     print(json.dumps({k: v for k, v in summary.items() if k != "recipe"}))
     print(f"wrote {args.out}/model.keras and summary.json")
     return 0
@@ -250,6 +272,7 @@ def _train_own_data(args, settings: dict) -> int:
                                extra={"data": data.to_dict(), "keep": args.keep, "validate_every": args.validate_every})
     summary = run_own_data(data, args.recipe, settings, args.out, split=split, checkpoint=checkpoint, keep=args.keep,
                            validate_every=args.validate_every)
+    _log_summary(summary)
     print(json.dumps({k: v for k, v in summary.items() if k != "settings"}))
     print(f"wrote {args.out}: model.keras, run.json, split.json, report.json, report.html")
     return 0

@@ -35,7 +35,10 @@ def add_serving_commands(commands, positive_int) -> None:
     embed = commands.add_parser("embed", help="embeddings of a folder of class folders, with their file paths")
     embed.add_argument("run", type=Path, help="a run folder")
     embed.add_argument("folder", type=Path, help="a folder or .zip of class folders")
-    embed.add_argument("--out", type=Path, required=True, help="the .npz to write")
+    embed.add_argument("--out", type=Path, default=None, help="the .npz to write")
+    embed.add_argument("--projector", type=Path, default=None, metavar="DIR",
+                       help="also write TensorBoard projector files here (embeddings, classes and paths, a sprite "
+                            "of the images): `tensorboard --logdir DIR`, then Projector")
 
     export = commands.add_parser("export", help="the tower and pair score for serving (SavedModel, ONNX or LiteRT), "
                                                 "with decision.json, checked against the run's model")
@@ -84,7 +87,7 @@ def _embed(args) -> int:
     info = run.info()
     verifier = Verifier(run.trained_model(), float("nan"), tuple(info["image_shape"]),
                         bool(info["data"].get("keep_aspect", False)), run.model_path)
-    print(json.dumps(embed_folder(verifier, args.folder, args.out)))
+    print(json.dumps(embed_folder(verifier, args.folder, args.out, projector=args.projector)))
     return 0
 
 

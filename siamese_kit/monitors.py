@@ -15,6 +15,8 @@ import time
 import keras
 import numpy as np
 
+from .tensorboard_log import open_log
+
 
 class StepLogger(keras.callbacks.Callback):
     """A `fit` callback that records the loss curve like `train_loop`'s monitors and prints progress.
@@ -63,6 +65,9 @@ class StepLogger(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.recorder.start(device="")
+        log = open_log()
+        if log is not None:
+            log.watch_optimizer(self.model.optimizer)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_step = 0
@@ -176,6 +181,9 @@ class TrainingMonitor:
             self.steps.append(step)
             self.losses.append(float(np.mean(self._window)))
             self._window = []
+            log = open_log()
+            if log is not None:
+                log.loss(step, self.losses[-1])
 
     def update_validation(self, step: int, score: float) -> None:
         """Called after a validation measurement (`siamese_kit.validation.ValidationWatch`).
@@ -186,6 +194,9 @@ class TrainingMonitor:
         """
         self.validation_steps.append(int(step))
         self.validation_scores.append(float(score))
+        log = open_log()
+        if log is not None:
+            log.scalars(step, {"validation/roc_auc": score})
 
     def close(self, reason: str) -> None:
         """Called once when training ends; `reason` says why (finished, stopped, ...)."""

@@ -13,6 +13,7 @@ from ._checks import positive_int
 from .layers import PACKAGE
 # The monitors live in their own module; these names stay importable from here, where callers found them.
 from .monitors import NotebookMonitor, StepLogger, TerminalMonitor, TrainingMonitor
+from .tensorboard_log import open_log
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -176,6 +177,9 @@ def train_loop(model, stream, steps: int, monitor: TrainingMonitor | None = None
         stream = stream.skip(position)
     run_step, losses_of = _stepper(model, stream, jit_compile)
     monitor.start(device_report())
+    log = open_log()
+    if log is not None:
+        log.watch_optimizer(model.optimizer)
     start = time.perf_counter()
     steps_done, reason = first, "finished"
     pending = []

@@ -75,3 +75,18 @@ def omniglot_dir_or_skip():
         pytest.fail(f"CI=true and {message}")
     pytest.skip(message)
 
+
+
+@pytest.fixture(scope="module")
+def digit_folder(mnist, tmp_path_factory):
+    """digits/d<label>/<i>.png: 30 MNIST training digits of each of the 10 classes, a class-folder tree."""
+    from PIL import Image
+
+    train, _ = mnist
+    root = tmp_path_factory.mktemp("digit_folder") / "digits"
+    rng = np.random.default_rng(0)
+    for label in range(10):
+        (root / f"d{label}").mkdir(parents=True)
+        for i, index in enumerate(rng.choice(np.flatnonzero(train.labels == label), 30, replace=False)):
+            Image.fromarray(train.images[index, ..., 0]).save(root / f"d{label}" / f"{i}.png")
+    return root

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from siamese_kit.cli import main
 from siamese_kit.data.imageset import DataError
@@ -18,19 +17,6 @@ FORMATS = ("saved_model", "onnx", "litert")
 
 def run_command(*argv):
     return main([str(a) for a in argv])
-
-
-@pytest.fixture(scope="module")
-def digit_folder(mnist, tmp_path_factory):
-    """digits/d<label>/<i>.png: 30 MNIST digits of each of 10 classes."""
-    train, _ = mnist
-    root = tmp_path_factory.mktemp("export") / "digits"
-    rng = np.random.default_rng(0)
-    for label in range(10):
-        (root / f"d{label}").mkdir(parents=True)
-        for i, index in enumerate(rng.choice(np.flatnonzero(train.labels == label), 30, replace=False)):
-            Image.fromarray(train.images[index, ..., 0]).save(root / f"d{label}" / f"{i}.png")
-    return root
 
 
 def trained_run(digit_folder, out, recipe):

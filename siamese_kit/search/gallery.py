@@ -198,25 +198,41 @@ class Gallery:
         return np.concatenate(rows)
 
 
-def embed_folder(verifier: Verifier, folder: str | Path, out: str | Path) -> dict:
-    """Embeddings of every image of a folder of class folders, saved with their paths and classes.
+def embed_folder(verifier: Verifier, folder: str | Path, out: str | Path | None = None,
+                 projector: str | Path | None = None) -> dict:
+    """Embeddings of every image of a folder of class folders, saved with their paths and classes, and/or
+    written as TensorBoard projector files.
 
     Args:
         verifier: the model and reading options.
         folder: a folder (or zip) of class folders.
-        out: the `.npz` to write: `embeddings [N, D]`, `paths [N]`, `labels [N]`, `class_names [K]`.
+        out: the `.npz` to write: `embeddings [N, D]`, `paths [N]`, `labels [N]`, `class_names [K]`; or None.
+        projector: a folder for TensorBoard's projector (`tensorboard_log.write_projector`: the embeddings,
+            class and path of each image, a sprite of the images as the model saw them); or None.
 
     Returns:
-        `{"images": N, "dimensions": D, "out": path}`.
+        `{"images": N, "dimensions": D, "out": path or None, "projector": folder or None}`.
+
+    Raises:
+        DataError: when neither `out` nor `projector` is given, or `out` is not a `.npz` path.
     """
+    if out is None and projector is None:
+        raise DataError("embed: say where the embeddings go: --out FILE.npz, --projector DIR, or both.")
+    if out is not None and Path(out).suffix != ".npz":
+        raise DataError(f"--out must name a .npz file, got {out}.")
     height, width, channels = verifier.image_shape
     imageset = read_image_folder(folder, (height, width), "rgb" if channels == 3 else "grayscale",
                                  keep_aspect=verifier.keep_aspect).imageset
     embeddings = verifier.model.embed(imageset)
-    out = Path(out)
-    if out.suffix != ".npz":
-        raise DataError(f"--out must name a .npz file, got {out}.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    replace_atomically(out, lambda path: save_npz(path, embeddings=embeddings, paths=np.array(imageset.paths),
-                                                   labels=imageset.labels, class_names=np.array(imageset.class_names)))
-    return {"images": len(imageset), "dimensions": int(embeddings.shape[1]), "out": str(out)}
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        replace_atomically(out, lambda path: save_npz(path, embeddings=embeddings, paths=np.array(imageset.paths),
+                                                       labels=imageset.labels, class_names=np.array(imageset.class_names)))
+    if projector is not None:
+        from ..tensorboard_log import write_projector
+
+        write_projector(projector, embeddings, imageset.images, imageset.labels, imageset.class_names, imageset.paths,
+                        name=f"{Path(folder).name} embeddings")
+    return {"images": len(imageset), "dimensions": int(embeddings.shape[1]),
+            "out": None if out is None else str(out), "projector": None if projector is None else str(projector)}
