@@ -130,3 +130,22 @@ def test_support_fine_tuning_names_the_backend_it_needs():
     tower = PrototypeModel(conv4((16, 16, 1), feature_dim=8, width=4, feature_activation=None))
     with pytest.raises(ValueError, match=f"runs on '{keras_backend()}'.*KERAS_BACKEND=tensorflow"):
         SupportFineTuning(tower)
+
+
+def test_the_backends_benchmark_reports_each_backend_it_ran(mnist, omniglot_dir_or_skip, tmp_path):
+    """A short run of benchmarks/backends.py on this process's backend: the demo's accuracy and both step rates."""
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "backends.json"
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "backends.py"), "--backends", keras_backend(), "--iterations", "30",
+         "--loop-steps", "3", "--out", str(out)],
+        capture_output=True, text=True, cwd=root, timeout=600,
+        env={**os.environ, "SIAMESE_KIT_OMNIGLOT": str(omniglot_dir_or_skip)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(out.read_text())
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == summary
+    (row,) = summary["backends"]
+    assert row["backend"] == keras_backend() and summary["demo_centroid_accuracy_spread"] == 0
+    # 30 steps of the demo already sort most digits: far above the 0.1 of chance
+    assert row["demo_centroid_accuracy"] > 0.5
+    assert row["lenet_twin_steps_per_second"] > 0 and row["conv4_batch_hard_steps_per_second"] > 0
