@@ -77,16 +77,21 @@ def omniglot_dir_or_skip():
 
 
 
+def write_digit_folders(train, root, per_class: int = 30, seed: int = 0, prefix: str = "d"):
+    """root/<prefix><label>/<i>.png: `per_class` MNIST training digits of each of the 10 classes, drawn with
+    `seed`, as a user's class folders."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for label in range(10):
+        folder = root / f"{prefix}{label}"
+        folder.mkdir(parents=True)
+        for i, index in enumerate(rng.choice(np.flatnonzero(train.labels == label), per_class, replace=False)):
+            Image.fromarray(train.images[index, ..., 0]).save(folder / f"{i}.png")
+    return root
+
+
 @pytest.fixture(scope="module")
 def digit_folder(mnist, tmp_path_factory):
     """digits/d<label>/<i>.png: 30 MNIST training digits of each of the 10 classes, a class-folder tree."""
-    from PIL import Image
-
-    train, _ = mnist
-    root = tmp_path_factory.mktemp("digit_folder") / "digits"
-    rng = np.random.default_rng(0)
-    for label in range(10):
-        (root / f"d{label}").mkdir(parents=True)
-        for i, index in enumerate(rng.choice(np.flatnonzero(train.labels == label), 30, replace=False)):
-            Image.fromarray(train.images[index, ..., 0]).save(root / f"d{label}" / f"{i}.png")
-    return root
+    return write_digit_folders(mnist[0], tmp_path_factory.mktemp("digit_folder") / "digits")

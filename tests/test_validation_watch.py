@@ -12,7 +12,6 @@ import json
 import keras
 import numpy as np
 import pytest
-from PIL import Image
 
 from siamese_kit.cli import main
 from siamese_kit.checkpoint import Checkpointer
@@ -21,7 +20,7 @@ from siamese_kit.runs import RunFolder
 from siamese_kit.training import NotebookMonitor, TerminalMonitor, TrainingMonitor, train_loop
 from siamese_kit.validation import ValidationWatch
 
-from conftest import make_imageset
+from conftest import make_imageset, write_digit_folders
 from test_resume import Interrupt, assert_same_state, contrastive_model
 
 
@@ -149,15 +148,8 @@ def test_the_monitors_show_the_validation_curve():
 @pytest.fixture(scope="module")
 def ten_digit_folders(mnist, tmp_path_factory):
     """digits/digit<d>/<i>.png: 40 MNIST training images of each digit, as a user's class folders."""
-    train, _ = mnist
-    root = tmp_path_factory.mktemp("open") / "digits"
-    rng = np.random.default_rng(1)
-    for digit in range(10):
-        folder = root / f"digit{digit}"
-        folder.mkdir(parents=True)
-        for i, index in enumerate(rng.choice(np.flatnonzero(train.labels == digit), 40, replace=False)):
-            Image.fromarray(train.images[index, ..., 0]).save(folder / f"{i}.png")
-    return root
+    return write_digit_folders(mnist[0], tmp_path_factory.mktemp("open") / "digits", per_class=40, seed=1,
+                               prefix="digit")
 
 
 def train_twin(folder, out, *extra):
