@@ -134,6 +134,33 @@ def test_a_head_that_does_not_declare_its_score_kind_is_refused():
         model.score_kind
 
 
+@tensorflow_only("mixed_float16 and its loss scaling are measured on TensorFlow, where the recipes use them")
+def test_a_mixed_precision_step_scales_its_loss_and_undoes_it():
+    """Keras's own step scales the loss under mixed_float16 and unscales the gradients: one SGD step (which,
+    unlike Adam, would show a forgotten unscaling as a step 32,768 times too long) moves the weights as the
+    float32 step does, to float16's precision."""
+    from siamese_kit.training import train_loop
+
+    imageset = make_imageset()
+    updates = {}
+    for policy in ("float32", "mixed_float16"):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            keras.utils.set_random_seed(0)
+            model = SiameseModel(tiny_encoder(), EuclideanDistance(), CentroidDecoder(4))
+            model.compile(optimizer=keras.optimizers.SGD(0.1), loss=ContrastiveLoss(2.0))
+            before = [np.array(w) for w in model.encoder.get_weights()]
+            train_loop(model, pair_stream(imageset, 16, seed=0), 1)
+            updates[policy] = [np.array(w) - b for w, b in zip(model.encoder.get_weights(), before)]
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+    assert type(model.optimizer).__name__ == "LossScaleOptimizer"
+    largest = max(np.abs(update).max() for update in updates["float32"])
+    assert largest > 1e-3
+    for exact, mixed in zip(updates["float32"], updates["mixed_float16"]):
+        np.testing.assert_allclose(mixed, exact, atol=0.02 * largest)
+
+
 def test_a_mixed_precision_recipe_does_not_leave_its_policy_behind():
     import keras
 
