@@ -237,6 +237,7 @@ def export_run(run: str | Path, export_format: str, out: str | Path, num_pairs: 
     """
     import keras
 
+    from .devices import on_tensorflow
     from .runs import RunFolder
     from .search import Verifier
 
@@ -245,7 +246,7 @@ def export_run(run: str | Path, export_format: str, out: str | Path, num_pairs: 
     out = Path(out).expanduser()
     if out.exists():
         raise DataError(f"export: {out} already exists; nothing was written. Give a new --out, or remove it first.")
-    if keras.backend.backend() != "tensorflow":
+    if not on_tensorflow():
         raise DataError(f"export writes through TensorFlow's converters; run it with KERAS_BACKEND=tensorflow "
                         f"(now {keras.backend.backend()}). A .keras file from any backend loads there.")
     for package in RUNTIME_PACKAGES[export_format]:
@@ -262,7 +263,7 @@ def export_run(run: str | Path, export_format: str, out: str | Path, num_pairs: 
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         suffix = EXPORT_FORMATS[export_format]
-        embedding_dim = int(model.embed(test_set.images[:1]).shape[-1])
+        embedding_dim = int(model.encoder.output_shape[-1])
         _write_format(tower, export_format, staging / f"tower{suffix}", verifier.image_shape)
         _write_format(score, export_format, staging / f"score{suffix}", (2, embedding_dim))
         check = check_export(model, verifier.threshold, runtime(export_format, staging / f"tower{suffix}"),
@@ -312,6 +313,7 @@ class ExportedVerifier:
             `{"score": float, "threshold": float, "same": bool}`, as `Verifier.verify`.
         """
         from .data.sources.folders import read_image_files
+        from .scores import predict_same
 
         decision = self.decision
         images = read_image_files([first, second], tuple(decision["image_size"]), decision["color_mode"],
@@ -319,7 +321,7 @@ class ExportedVerifier:
         embeddings = self._tower(images)
         score = float(self._score(embeddings[None])[0])
         threshold = decision["threshold"]
-        same = score < threshold if decision["score_kind"] == "distance" else score >= threshold
+        same = predict_same(np.array([score]), threshold, decision["score_kind"])[0]
         return {"score": round(score, 6), "threshold": round(threshold, 6), "same": bool(same)}
 
 

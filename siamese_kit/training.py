@@ -10,6 +10,7 @@ import numpy as np
 from keras import ops
 
 from ._checks import positive_int
+from .devices import on_tensorflow
 from .layers import PACKAGE
 # The monitors live in their own module; these names stay importable from here, where callers found them.
 from .monitors import NotebookMonitor, StepLogger, TerminalMonitor, TrainingMonitor
@@ -66,7 +67,7 @@ def _stepper(model, stream, jit_compile: bool):
     """`(run_step, losses_of)` for the backend: `run_step()` trains on the stream's next batch and
     returns its loss (a device tensor on TensorFlow, left queued), `losses_of(pending)` reads a list of
     them back as floats."""
-    if keras.backend.backend() != "tensorflow":
+    if not on_tensorflow():
         iterator = iter(stream)
 
         def eager_step():

@@ -121,7 +121,7 @@ class PrototypeModel(keras.Model):
         return loss / _replicas_in_sync()
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        """Updates the loss and the query accuracy of the episode.
+        """Updates the query accuracy of the episode (Keras's step tracks the loss itself).
 
         Args:
             x: the episode dict.
@@ -130,7 +130,7 @@ class PrototypeModel(keras.Model):
             sample_weight: unused.
 
         Returns:
-            dict of metric name to value (`loss`, `accuracy`).
+            dict of metric name to value (`loss` and `accuracy`).
         """
         # int32 on both sides: JAX keeps no int64 unless x64 is switched on, and warns on every step.
         hits = ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), ops.cast(x["query_labels"], "int32"))

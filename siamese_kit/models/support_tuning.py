@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import positive_int
+from ..devices import on_tensorflow
 from ..distances import l2_normalize
 
 
@@ -41,9 +42,9 @@ class SupportFineTuning:
 
     def __init__(self, model, steps: int = 10, learning_rate: float = 1e-3, views: int = 5, margin: float = 1.0,
                  seed: int = 0):
-        import keras
+        if not on_tensorflow():
+            import keras
 
-        if keras.backend.backend() != "tensorflow":
             raise ValueError(
                 f"SupportFineTuning: its tuning step is a TensorFlow GradientTape, and Keras runs on "
                 f"{keras.backend.backend()!r}; run it with KERAS_BACKEND=tensorflow (a .keras file from any "

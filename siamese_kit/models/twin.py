@@ -9,13 +9,14 @@ import numpy as np
 from keras import ops
 
 from .._checks import positive_int
+from ..devices import on_tensorflow
 from ..layers import PACKAGE, CentroidDecoder
 
 
 def _replicas_in_sync() -> int:
     """Replicas training together under the current `tf.distribute` strategy (1 without one, and on
     the JAX and PyTorch backends, where a step runs on one device)."""
-    if keras.backend.backend() != "tensorflow":
+    if not on_tensorflow():
         return 1
     import tensorflow as tf
 
@@ -245,7 +246,7 @@ _COMPILED_ENCODERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def _compiled_inference(encoder: keras.Model):
     """The encoder's inference pass over float32 batches of any size: on TensorFlow one `tf.function`
     traced once; on JAX and PyTorch the encoder's own call, returning numpy."""
-    if keras.backend.backend() != "tensorflow":
+    if not on_tensorflow():
         # Keras's own inference step: compiled once on JAX, without gradients on PyTorch.
         return encoder.predict_on_batch
     import tensorflow as tf
